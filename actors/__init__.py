@@ -1,0 +1,1 @@
+"""pykka actors: the only place in revops where concurrency lives."""
