@@ -13,16 +13,40 @@ handler ``handler(node, **params) -> dict`` that may be a coroutine function.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from revops.jsonrpc import (  # noqa: F401  (re-exported for sim modules)
+    p_u32,
+    p_u64,
+    p_number,
+    p_bool,
+    p_string,
+    p_msat,
+    p_sat,
+    p_scid,
+    p_node_id,
+    p_sha256,
+    p_channel_id,
+    p_array,
+    p_object,
+    p_enum,
+    Parser,
+    JSONRPC2_INVALID_PARAMS,
+    JSONRPC2_INVALID_REQUEST,
+    JSONRPC2_METHOD_NOT_FOUND,
+    Param,
+    RpcError,
+    _token,
+    bad_param,
+    bind_params,
+    opt,
+    p_any,
+    req,
+)
+
 # JSON-RPC 2.0 and CLN error codes (common/jsonrpc_errors.h).
-JSONRPC2_INVALID_REQUEST = -32600
-JSONRPC2_METHOD_NOT_FOUND = -32601
-JSONRPC2_INVALID_PARAMS = -32602
 LIGHTNINGD = -1
 PLUGIN_ERROR = -3
 PLUGIN_TERMINATED = -4
@@ -51,183 +75,7 @@ DATASTORE_UPDATE_NO_CHILDREN = 1206
 WAIT_TIMEOUT = 2000
 
 
-class RpcError(Exception):
-    """A JSON-RPC error answer: ``{"code": code, "message": message, "data": data}``."""
-
-    def __init__(self, code: int, message: str, data: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        err: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            err["data"] = self.data
-        return err
-
-
-def _token(value: Any) -> str:
-    """How CLN quotes the offending token: the raw JSON text, strings
-    without their quotes (jsmn gives CLN the inside of a string)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
-
-
-def bad_param(name: str, value: Any, what: str) -> RpcError:
-    """CLN's ``command_fail_badparam``."""
-    return RpcError(JSONRPC2_INVALID_PARAMS, f"{name}: {what}: invalid token '{_token(value)}'")
-
-
 # -- parameter parsers: (name, raw JSON value) -> Python value -------------
-
-Parser = Callable[[str, Any], Any]
-
-_SCID_RE = re.compile(r"^([0-9]+)x([0-9]+)x([0-9]+)$")
-_PUBKEY_RE = re.compile(r"^0[23][0-9a-fA-F]{64}$")
-_HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-_AMOUNT_RE = re.compile(r"^([0-9]+)(msat|sat)?$")
-_BTC_RE = re.compile(r"^([0-9]+)(?:\.([0-9]{1,11}))?btc$")
-
-
-def _as_int_text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.isdigit():
-        return value
-    return None
-
-
-def p_u32(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFF:
-        raise bad_param(name, value, "should be an unsigned 32 bit integer")
-    return int(text)
-
-
-def p_u64(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFFFFFFFFFF:
-        raise bad_param(name, value, "should be an unsigned 64 bit integer")
-    return int(text)
-
-
-def p_number(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFF:
-        raise bad_param(name, value, "should be an integer")
-    return int(text)
-
-
-def p_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise bad_param(name, value, "should be 'true' or 'false'")
-
-
-def p_string(name: str, value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        raise bad_param(name, value, "should be a string")
-    return value if isinstance(value, str) else _token(value)
-
-
-def p_msat(name: str, value: Any) -> int:
-    """CLN's ``parse_amount_msat``: 1000, "1000", "1000msat", "1sat", "0.00000001btc"."""
-    if isinstance(value, bool):
-        raise bad_param(name, value, "should be a millisatoshi amount")
-    if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str):
-        m = _AMOUNT_RE.match(value)
-        if m:
-            n = int(m.group(1))
-            return n * 1000 if m.group(2) == "sat" else n
-        m = _BTC_RE.match(value)
-        if m:
-            frac = (m.group(2) or "").ljust(11, "0")
-            return int(m.group(1)) * 100_000_000_000 + int(frac)
-    raise bad_param(name, value, "should be a millisatoshi amount")
-
-
-def p_sat(name: str, value: Any) -> int:
-    """CLN's ``parse_amount_sat``: 10, "10", "10sat", "10000msat" (whole sats only)."""
-    what = "should be a satoshi amount"
-    if isinstance(value, bool):
-        raise bad_param(name, value, what)
-    if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str):
-        m = _AMOUNT_RE.match(value)
-        if m:
-            n = int(m.group(1))
-            if m.group(2) == "msat":
-                if n % 1000:
-                    raise bad_param(name, value, what)
-                return n // 1000
-            return n
-        m = _BTC_RE.match(value)
-        if m and len(m.group(2) or "") <= 8:
-            return int(m.group(1)) * 100_000_000 + int((m.group(2) or "").ljust(8, "0"))
-    raise bad_param(name, value, what)
-
-
-def p_scid(name: str, value: Any) -> str:
-    if isinstance(value, str) and _SCID_RE.match(value):
-        return value
-    raise bad_param(name, value, "should be a short_channel_id")
-
-
-def p_node_id(name: str, value: Any) -> str:
-    if isinstance(value, str) and _PUBKEY_RE.match(value):
-        return value.lower()
-    raise bad_param(name, value, "should be a node id")
-
-
-def p_sha256(name: str, value: Any) -> str:
-    if isinstance(value, str) and _HEX64_RE.match(value):
-        return value.lower()
-    raise bad_param(name, value, "should be a 32 byte hex value")
-
-
-def p_channel_id(name: str, value: Any) -> str:
-    if isinstance(value, str) and _HEX64_RE.match(value):
-        return value.lower()
-    raise bad_param(name, value, "should be a channel id")
-
-
-def p_array(name: str, value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    raise bad_param(name, value, "should be an array")
-
-
-def p_object(name: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    raise bad_param(name, value, "should be an object")
-
-
-def p_any(name: str, value: Any) -> Any:
-    return value
-
-
-def p_enum(*choices: str) -> Parser:
-    """A string from a fixed set (CLN words these per method; this is the
-    common ``should be one of ...`` form)."""
-    accepted = ", ".join(f"'{c}'" for c in choices)
-
-    def parse(name: str, value: Any) -> str:
-        if isinstance(value, str) and value in choices:
-            return value
-        raise bad_param(name, value, f"should be one of {accepted}")
-
-    return parse
-
 
 def scid_to_int(scid: str) -> int:
     block, tx, out = (int(x) for x in scid.split("x"))
@@ -235,26 +83,6 @@ def scid_to_int(scid: str) -> int:
 
 
 # -- parameters and binding ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    parse: Parser = p_any
-    default: Any = None
-    required: bool = False
-
-    @property
-    def usage(self) -> str:
-        return self.name if self.required else f"[{self.name}]"
-
-
-def req(name: str, parse: Parser = p_any) -> Param:
-    return Param(name, parse, required=True)
-
-
-def opt(name: str, parse: Parser = p_any, default: Any = None) -> Param:
-    return Param(name, parse, default=default)
 
 
 @dataclass(frozen=True)
@@ -274,41 +102,7 @@ class MethodSpec:
     def bind(self, params: Any) -> dict[str, Any]:
         """Named or positional JSON params -> handler kwargs, as CLN's
         ``param()`` does it (same checks, same messages)."""
-        if params is None:
-            params = {}
-        given: dict[str, Any] = {}
-        if isinstance(params, list):
-            if len(params) > len(self.params) and not self.allow_extra:
-                raise RpcError(JSONRPC2_INVALID_PARAMS,
-                               f"too many parameters: got {len(params)}, "
-                               f"expected {len(self.params)}")
-            for spec, value in zip(self.params, params):
-                if value is not None:
-                    given[spec.name] = value
-        elif isinstance(params, dict):
-            names = {p.name for p in self.params}
-            for key, value in params.items():
-                if key not in names:
-                    if self.allow_extra:
-                        continue
-                    raise RpcError(JSONRPC2_INVALID_PARAMS,
-                                   f"unknown parameter: {key}, this may be caused by a "
-                                   "failure to autodetect key=value-style parameters. "
-                                   "Please try using the -k flag and explicit key=value "
-                                   "pairs of parameters.")
-                given[key] = value
-        else:
-            raise RpcError(JSONRPC2_INVALID_PARAMS, "Expected array or object for params")
-        out: dict[str, Any] = {}
-        for spec in self.params:
-            if spec.name in given:
-                out[spec.name.replace("-", "_")] = spec.parse(spec.name, given[spec.name])
-            elif spec.required:
-                raise RpcError(JSONRPC2_INVALID_PARAMS,
-                               f"missing required parameter: {spec.name}")
-            else:
-                out[spec.name.replace("-", "_")] = spec.default
-        return out
+        return bind_params(self.params, params, self.allow_extra)
 
 
 class MethodTable:
