@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from revops.storage.models import ChannelState
+from revops.storage.models import ChannelState, db
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,18 @@ def get(scid: str) -> ChannelStateRow | None:
     return None if m is None else _row(m)
 
 
+# Every channel saves its state every cycle (5,000 saves a cycle at scale):
+# plain SQL here, because building the same peewee upsert each time costs
+# ~140 us against ~10 us for executing it.
+_UPSERT = (
+    "INSERT INTO channel_state (scid, peer_id, state, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (scid) DO UPDATE SET peer_id = excluded.peer_id,"
+    " state = excluded.state, updated_at = excluded.updated_at"
+)
+
+
 def upsert(scid: str, peer_id: str, state_json: str, now: float) -> None:
-    (
-        ChannelState.insert(scid=scid, peer_id=peer_id, state=state_json, updated_at=now)
-        .on_conflict(
-            conflict_target=[ChannelState.scid],
-            preserve=[ChannelState.peer_id, ChannelState.state, ChannelState.updated_at],
-        )
-        .execute()
-    )
+    db.execute_sql(_UPSERT, (scid, peer_id, state_json, now))
 
 
 def delete(scid: str) -> bool:
