@@ -79,7 +79,12 @@ class StoreActor(pykka.ThreadingActor):
             open_database(self.path, models.db)
             with storage_errors(self.path):
                 self._version = migrate(models.db, now=self._clock.now())
-        except StorageError as exc:
+        except Exception as exc:  # noqa: BLE001  (a bug must not become a restart loop either)
+            if not isinstance(exc, StorageError):
+                logger.exception("opening %s", self.path)
+                exc = StorageError(
+                    f"revops database {self.path} failed to open: {type(exc).__name__}: {exc}"
+                )
             self._failure = str(exc)
             self._close()
             logger.error("storage unavailable: %s", exc)

@@ -86,7 +86,7 @@ def check_database(path: str | os.PathLike[str]) -> int:
     Creates the file when it does not exist (the StoreActor would anyway).
     """
     db, version = open_database(path)
-    db.close()
+    close_database(db)
     return version
 
 

@@ -286,3 +286,19 @@ def test_unusable_database_keeps_the_actor_up_and_says_why(db_path: Path, kind: 
     assert ref.is_alive()
     ref.stop(timeout=T)
     assert not Path(f"{db_path}-wal").exists()
+
+
+def test_an_unexpected_error_at_start_is_reported_not_looped(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_migrate(db: object, now: float) -> int:
+        raise RuntimeError("bug in a migration\nsecond line")
+
+    monkeypatch.setattr("actors.store.migrate", broken_migrate)
+    ref = StoreActor.start(db_path)
+    health = ref.proxy().health().get(timeout=T)
+    assert health.ok is False
+    assert health.reason == f"revops database {db_path} failed to open: RuntimeError: bug in a migration second line"
+    with pytest.raises(StorageUnavailable):
+        ref.proxy().get_overrides().get(timeout=T)
+    assert ref.is_alive()
