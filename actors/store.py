@@ -79,7 +79,7 @@ class StoreActor(pykka.ThreadingActor):
             open_database(self.path, models.db)
             with storage_errors(self.path):
                 self._version = migrate(models.db, now=self._clock.now())
-        except Exception as exc:  # noqa: BLE001  (a bug must not become a restart loop either)
+        except Exception as exc:  # a bug must not become a restart loop either
             if not isinstance(exc, StorageError):
                 logger.exception("opening %s", self.path)
                 exc = StorageError(
@@ -106,7 +106,7 @@ class StoreActor(pykka.ThreadingActor):
     def _close(self) -> None:
         try:
             close_database(models.db)
-        except Exception as exc:  # noqa: BLE001  (closing must not raise out of a hook)
+        except Exception as exc:  # noqa: BLE001  (closing must not raise out of a pykka hook)
             logger.warning("closing %s: %s", self.path, exc)
 
     def _require(self) -> None:
@@ -169,9 +169,8 @@ class StoreActor(pykka.ThreadingActor):
         """True when there was an override to delete."""
         _text("key", key)
         self._require()
-        with storage_errors(self.path):
-            with models.db.atomic():
-                return overrides.delete(key)
+        with storage_errors(self.path), models.db.atomic():
+            return overrides.delete(key)
 
     # channel actor state
 
@@ -191,17 +190,15 @@ class StoreActor(pykka.ThreadingActor):
         _text("peer_id", peer_id)
         state_json = channel_states.encode_state(state)
         self._require()
-        with storage_errors(self.path):
-            with models.db.atomic():
-                channel_states.upsert(scid, peer_id, state_json, self._clock.now())
+        with storage_errors(self.path), models.db.atomic():
+            channel_states.upsert(scid, peer_id, state_json, self._clock.now())
 
     def delete_channel_state(self, scid: str) -> bool:
         """Prune a closed channel's state; True when there was one."""
         _text("scid", scid)
         self._require()
-        with storage_errors(self.path):
-            with models.db.atomic():
-                return channel_states.delete(scid)
+        with storage_errors(self.path), models.db.atomic():
+            return channel_states.delete(scid)
 
     # supervision history
 
@@ -212,9 +209,8 @@ class StoreActor(pykka.ThreadingActor):
         if kind not in actor_events.KINDS:
             raise ValueError(f"kind must be one of {', '.join(actor_events.KINDS)}, not {kind!r}")
         self._require()
-        with storage_errors(self.path):
-            with models.db.atomic():
-                return actor_events.record(float(ts), actor, kind, detail)
+        with storage_errors(self.path), models.db.atomic():
+            return actor_events.record(float(ts), actor, kind, detail)
 
     def actor_events(self, limit: int = 100, actor: str | None = None) -> list[ActorEventRow]:
         """Newest first, at most ``limit``, optionally one actor's only."""

@@ -22,7 +22,12 @@ from revops.storage.db import (
     resolve_db_path,
 )
 from revops.storage.errors import StorageError, StorageUnavailable
-from revops.storage.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
+from revops.storage.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    current_version,
+    migrate,
+)
 from revops.storage.repos.actor_events import ActorEventRow
 from revops.storage.repos.channel_states import ChannelStateRow
 from revops.storage.repos.overrides import OverrideRow

@@ -18,6 +18,7 @@ from revops.storage import (
     open_database,
 )
 from revops.storage.models import MODELS
+
 from .v1_schema import (
     V1_CHANNEL_STATES,
     V1_DDL,

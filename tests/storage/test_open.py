@@ -37,7 +37,7 @@ def _migrated(path: Path, channel_rows: int = 0) -> None:
         for i in range(channel_rows):
             db.execute_sql(
                 "INSERT INTO channel_state VALUES (?, ?, ?, ?)",
-                (f"{i}x1x0", "02" + "ab" * 32, '{"version":1,"n":%d}' % i, 1.0),
+                (f"{i}x1x0", "02" + "ab" * 32, f'{{"version":1,"n":{i}}}', 1.0),
             )
     close_database(db)
 

@@ -14,7 +14,12 @@ from peewee import InterfaceError
 
 from actors.store import CheckpointResult, StoreActor, StoreHealth
 from revops.clock import DrivenClock
-from revops.storage import LATEST_VERSION, ChannelStateRow, StorageError, StorageUnavailable
+from revops.storage import (
+    LATEST_VERSION,
+    ChannelStateRow,
+    StorageError,
+    StorageUnavailable,
+)
 from revops.storage.models import ConfigOverride
 from revops.storage.repos import actor_events
 

@@ -11,18 +11,24 @@ import sqlite3
 from pathlib import Path
 
 V1_DDL = (
-    "CREATE TABLE schema_version ("
-    " version INTEGER NOT NULL PRIMARY KEY,"
-    " applied_at REAL NOT NULL)",
-    "CREATE TABLE config_override ("
-    " key TEXT NOT NULL PRIMARY KEY CHECK (key <> ''),"
-    " value TEXT NOT NULL CHECK (typeof(value) = 'text'),"
-    " updated_at REAL NOT NULL)",
-    "CREATE TABLE channel_state ("
-    " scid TEXT NOT NULL PRIMARY KEY CHECK (scid <> ''),"
-    " peer_id TEXT NOT NULL,"
-    " state TEXT NOT NULL,"
-    " updated_at REAL NOT NULL)",
+    (
+        "CREATE TABLE schema_version ("
+        " version INTEGER NOT NULL PRIMARY KEY,"
+        " applied_at REAL NOT NULL)"
+    ),
+    (
+        "CREATE TABLE config_override ("
+        " key TEXT NOT NULL PRIMARY KEY CHECK (key <> ''),"
+        " value TEXT NOT NULL CHECK (typeof(value) = 'text'),"
+        " updated_at REAL NOT NULL)"
+    ),
+    (
+        "CREATE TABLE channel_state ("
+        " scid TEXT NOT NULL PRIMARY KEY CHECK (scid <> ''),"
+        " peer_id TEXT NOT NULL,"
+        " state TEXT NOT NULL,"
+        " updated_at REAL NOT NULL)"
+    ),
 )
 
 V1_OVERRIDES = [
@@ -36,8 +42,7 @@ V1_CHANNEL_STATES = [
     (
         f"{800_000 + i}x{i % 7}x{i % 2}",
         "02" + f"{i:064x}",
-        '{"hill":{"fee_ppm":%d,"step_ppm":25,"revenue_msat":%d},"version":1}'
-        % (100 + i, 1_000_000_000_000 + i),
+        f'{{"hill":{{"fee_ppm":{100 + i},"step_ppm":25,"revenue_msat":{1_000_000_000_000 + i}}},"version":1}}',
         1_700_000_000.0 + i,
     )
     for i in range(250)
