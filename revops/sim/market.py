@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 import random
 from array import array
@@ -1014,80 +1015,78 @@ class Market:
     # -- history ---------------------------------------------------------------------------
 
     def _make_history(self, count: int) -> None:
-        """``count`` forwards before start, from the flows' shapes, in
-        created order; most were offered then updated, some local_failed."""
-        flows = [f for f in self._flows
-                 if f.in_ch.scid is not None and f.out_ch.scid is not None and f.spec.rate_per_day > 0]
-        if not flows:
-            flows = [_FlowState(0, Flow(self.channels[0].name, self.channels[1].name, 1.0),
-                                self.channels[0], self.channels[1], random.Random(0))] \
-                if len(self.channels) >= 2 and self.channels[1].scid else []
+        """``count`` forwards before start, shaped like the flows, in created
+        order: ~73 % settled, ~15 % failed downstream (both offered, then
+        updated), ~12 % local_failed. Column-wise in chunks, so a million
+        take a few seconds and little more memory than they occupy."""
+        flows = [f for f in self._flows if f.in_ch.scid is not None
+                 and f.out_ch.scid is not None and f.spec.rate_per_day > 0]
         if not flows:
             return
         rng = random.Random(f"{self.seed}:history")
         span = self.scenario.history_days * DAY
-        t = self.start_time - span
         step = span / count
-        picks = rng.choices(flows, weights=[f.spec.rate_per_day for f in flows], k=count)
+        t0 = self.start_time - span
+        weights = list(itertools.accumulate(f.spec.rate_per_day for f in flows))
+        shape = {f.idx: (math.log(f.spec.amount_median_sat * 1000), f.spec.amount_sigma,
+                         f.out_ch.fee_base, f.out_ch.fee_ppm) for f in flows}
+        in_counters = {c.idx: itertools.count(c.next_in_htlc) for c in self.channels}
+        out_counters = {c.idx: itertools.count(c.next_out_htlc) for c in self.channels}
+        for first in range(0, count, 1 << 16):
+            n = min(1 << 16, count - first)
+            picks = rng.choices(flows, cum_weights=weights, k=n)
+            self._history_chunk(rng, picks, first, t0, step, shape, in_counters, out_counters)
+        for c in self.channels:
+            c.next_in_htlc = next(in_counters[c.idx])
+            c.next_out_htlc = next(out_counters[c.idx])
+
+    def _history_chunk(self, rng: random.Random, picks: list[_FlowState], first: int,
+                       t0: float, step: float, shape: dict[int, tuple[float, float, int, int]],
+                       in_counters: dict[int, Iterator[int]],
+                       out_counters: dict[int, Iterator[int]]) -> None:
+        rand, gauss, exp = rng.random, rng.gauss, math.exp
         st = self.forwards
-        rand, lognorm, expo = rng.random, rng.lognormvariate, rng.expovariate
-        upd_rows: list[int] = []
-        upd_stat: list[int] = []
-        in_ch, out_ch = st.in_ch, st.out_ch
-        in_htlc_col, out_htlc_col = st.in_htlc, st.out_htlc
-        in_col, out_col, status_col, fc_col = st.in_msat, st.out_msat, st.status, st.failcode
-        recv_col, res_col = st.received, st.resolved
+        in_idx = [f.in_ch.idx for f in picks]
+        out_idx = [f.out_ch.idx for f in picks]
+        params = [shape[f.idx] for f in picks]
+        out_amt = [max(1, int(exp(mu + sigma * gauss()))) for mu, sigma, _, _ in params]
+        fees = [base + amt * ppm // 1_000_000 for amt, (_, _, base, ppm) in zip(out_amt, params)]
+        rolls = [rand() for _ in picks]
+        status = [LOCAL_FAILED if r < 0.12 else FAILED if r < 0.27 else SETTLED for r in rolls]
+        # Evenly spread with jitter: increasing, like rowids.
+        received = [t0 + (i + 0.5 + 0.4 * (r - 0.5)) * step for i, r in enumerate(rolls, first)]
+        st.in_ch.extend(array("i", in_idx))
+        st.out_ch.extend(array("i", out_idx))
+        st.in_htlc.extend(array("Q", [next(in_counters[i]) for i in in_idx]))
+        st.out_htlc.extend(array("q", [-1 if s == LOCAL_FAILED else next(out_counters[o])
+                                       for s, o in zip(status, out_idx)]))
+        st.in_msat.extend(array("Q", [a + f for a, f in zip(out_amt, fees)]))
+        st.out_msat.extend(array("Q", [0 if s == LOCAL_FAILED else a
+                                       for s, a in zip(status, out_amt)]))
+        st.status.extend(array("B", status))
+        st.failcode.extend(array("H", [WIRE_TEMPORARY_CHANNEL_FAILURE if s == LOCAL_FAILED else 0
+                                       for s in status]))
+        st.received.extend(array("d", received))
+        st.resolved.extend(array("d", [0.0 if s == LOCAL_FAILED else t + 0.5 + 4 * r
+                                       for s, t, r in zip(status, received, rolls)]))
+        upd_rows = [first + i for i, s in enumerate(status) if s != LOCAL_FAILED]
+        base_u = len(st.upd_log)
+        updated = array("Q", bytes(8 * len(picks)))
+        for u, row in enumerate(upd_rows, base_u + 1):
+            updated[row - first] = u
+        st.updated.extend(updated)
+        st.upd_log.extend(array("I", upd_rows))
+        st.upd_status.extend(array("B", [status[r - first] for r in upd_rows]))
         by_in: dict[int, list[int]] = {}
         by_out: dict[int, list[int]] = {}
-        log_cache = {id(f): (math.log(f.spec.amount_median_sat), f.spec.amount_sigma) for f in flows}
-        hist_fees = 0
-        for row, fs in enumerate(picks):
-            t += expo(1.0 / step)
-            if t >= self.start_time:
-                t = self.start_time - 1e-3
-            a, b = fs.in_ch, fs.out_ch
-            mu, sigma = log_cache[id(fs)]
-            out_msat = max(1, int(lognorm(mu, sigma) * 1000))
-            fee = fee_msat(out_msat, b.fee_base, b.fee_ppm)
-            in_msat = out_msat + fee
-            roll = rand()
-            in_ch.append(a.idx)
-            out_ch.append(b.idx)
-            in_htlc_col.append(a.next_in_htlc)
-            a.next_in_htlc += 1
-            in_col.append(in_msat)
-            recv_col.append(t)
-            by_in.setdefault(a.idx, []).append(row)
-            by_out.setdefault(b.idx, []).append(row)
-            if roll < 0.12:
-                out_htlc_col.append(-1)
-                out_col.append(0)
-                status_col.append(LOCAL_FAILED)
-                fc_col.append(WIRE_TEMPORARY_CHANNEL_FAILURE)
-                res_col.append(0.0)
-            else:
-                out_htlc_col.append(b.next_out_htlc)
-                b.next_out_htlc += 1
-                out_col.append(out_msat)
-                status = FAILED if roll < 0.27 else SETTLED
-                if status == SETTLED:
-                    hist_fees += fee
-                status_col.append(status)
-                fc_col.append(0)
-                res_col.append(t + 0.5 + rand() * 4)
-                upd_rows.append(row)
-                upd_stat.append(status)
-        st.updated.extend(array("Q", bytes(8 * count)))
-        upd = st.updated
-        for i, row in enumerate(upd_rows):
-            upd[row] = i + 1
-        st.upd_log.extend(array("I", upd_rows))
-        st.upd_status.extend(array("B", upd_stat))
-        for k, rows in by_in.items():
-            st.by_in.setdefault(k, array("I")).extend(array("I", rows))
-        for k, rows in by_out.items():
-            st.by_out.setdefault(k, array("I")).extend(array("I", rows))
-        self._hist_fees_msat = hist_fees
+        for row, (i, o) in enumerate(zip(in_idx, out_idx), first):
+            by_in.setdefault(i, []).append(row)
+            by_out.setdefault(o, []).append(row)
+        for idx, rows in by_in.items():
+            st.by_in.setdefault(idx, array("I")).extend(array("I", rows))
+        for idx, rows in by_out.items():
+            st.by_out.setdefault(idx, array("I")).extend(array("I", rows))
+        self._hist_fees_msat += sum(f for f, s in zip(fees, status) if s == SETTLED)
 
     # -- the ledger -----------------------------------------------------------------------------
 

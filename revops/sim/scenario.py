@@ -679,34 +679,35 @@ def default_scenario() -> Scenario:
                   competitor_fee_sigma=0.6)]
     del dead  # no demand at all: that is what makes them dead
 
-    def flow(src: ChannelSpec, dst: ChannelSpec, rate: float) -> None:
-        flows.append(Flow(in_channel=src.name, out_channel=dst.name, rate_per_day=rate,
-                          amount_median_sat=float(rng.choice([5000, 10000, 20000])),
-                          amount_sigma=round(rng.uniform(1.0, 1.5), 2),
-                          alt_fee_median_ppm=dst.competitor_fee_ppm,
-                          alt_fee_sigma=dst.competitor_fee_sigma,
-                          fail_rate=round(rng.uniform(0.04, 0.15), 3)))
+    def flow(src: ChannelSpec, dst: ChannelSpec, rate: float, back: float = 0.0) -> None:
+        """Demand src -> dst, plus ``back`` times as much dst -> src: real
+        traffic is rarely one-way, so liquidity drifts rather than snaps."""
+        for a, b, r in ((src, dst, rate), (dst, src, rate * back)):
+            if r <= 0:
+                continue
+            flows.append(Flow(in_channel=a.name, out_channel=b.name, rate_per_day=round(r, 2),
+                              amount_median_sat=float(rng.choice([5000, 10000, 20000])),
+                              amount_sigma=round(rng.uniform(1.0, 1.4), 2),
+                              alt_fee_median_ppm=b.competitor_fee_ppm,
+                              alt_fee_sigma=b.competitor_fee_sigma,
+                              fail_rate=round(rng.uniform(0.04, 0.15), 3)))
 
     # Sources push into sinks and the balanced core; sinks pull from everything.
     for s in sources:
         for d in rng.sample(sinks, 3):
-            flow(s, d, float(rng.randint(12, 30)))
+            flow(s, d, float(rng.randint(12, 26)), back=rng.uniform(0.3, 0.5))
         for d in rng.sample(balanced, 2):
-            flow(s, d, float(rng.randint(5, 12)))
+            flow(s, d, float(rng.randint(5, 10)), back=rng.uniform(0.4, 0.6))
     for i in range(0, len(balanced) - 1, 2):
-        a, b = balanced[i], balanced[i + 1]
-        rate = float(rng.randint(10, 25))
-        flow(a, b, rate)
-        flow(b, a, rate * rng.uniform(0.8, 1.2))
+        flow(balanced[i], balanced[i + 1], float(rng.randint(10, 22)), back=rng.uniform(0.85, 1.15))
     for b in balanced:
-        flow(b, rng.choice(sinks), float(rng.randint(3, 8)))
-        flow(rng.choice(sources), b, float(rng.randint(3, 8)))
-    flow(rng.choice(sources), congested, 60.0)
-    flow(rng.choice(balanced), congested, 30.0)
+        flow(b, rng.choice(sinks), float(rng.randint(3, 7)), back=rng.uniform(0.3, 0.5))
+    flow(rng.choice(sources), congested, 60.0, back=0.2)
+    flow(rng.choice(balanced), congested, 30.0, back=0.2)
     flow(virgin, rng.choice(sinks), 4.0)  # inbound only: never used outbound
     for t in twins:
-        flow(rng.choice(sources), t, 20.0)
-        flow(t, rng.choice(balanced), 6.0)
+        flow(rng.choice(sources), t, 18.0, back=0.3)
+        flow(t, rng.choice(balanced), 6.0, back=0.5)
     return Scenario(name="default", channels=tuple(
         replace(c, peer_id=derive_pubkey("peer", c.peer_alias)) for c in chans),
         flows=tuple(flows),
