@@ -1,0 +1,861 @@
+"""The simulated lightningd: one node, one asyncio event loop, one thread.
+
+:class:`SimNode` is what plugins and RPC clients talk to. It owns the
+market (H2's :class:`~revops.sim.market.Market`), the plugins
+(:mod:`revops.sim.plugin_host`), the JSON-RPC socket
+(:mod:`revops.sim.rpc_server`) and the method table (the built-ins of
+:mod:`revops.sim.builtin_rpc` plus the market's). Nothing here blocks and
+nothing needs a lock: every handler, plugin pipe and clock step is a task
+on the same loop.
+
+Startup follows lightningd: spawn every plugin and send ``getmanifest``
+(each has ``manifest_timeout``, lightningd's 60 s), register their options
+and methods, bind the option values (``--option`` and the scenario's
+plugin options; a bad value refuses to start), open the RPC socket, send
+``init`` and wait for every answer (``init_timeout``; at startup a timeout
+is fatal, as in lightningd: ``Can't recover from plugin failure,
+terminating.``), then log ``Server started with public key ...``.
+
+The clock moves only through one task, the clock loop, which takes jobs
+("advance N seconds") from a queue: ``run`` submits the whole span,
+``serve --speed X`` submits what real time allows, ``dev-advance`` submits
+its hours. A job advances the market in steps of at most ``tick`` simulated
+seconds (sooner if a plugin's ``next_wakeup`` falls inside the step); after
+each step the market's notifications go to the plugins subscribed to them,
+``node.changed()`` waiters wake, and every plugin that registered
+``simclock-advance`` is called with the new time and awaited (see
+revops/clock.py), so plugins never fall behind or run ahead of the market.
+
+Stopping follows lightningd too: the RPC socket stops accepting
+connections (open ones keep working), plugins subscribed to ``shutdown``
+get it and ``shutdown_timeout`` (30 s) to exit before SIGKILL, the others
+lose their pipes; then the ``stop`` command gets its answer, ``Shutdown
+complete``, and connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import shutil
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from revops.clock import SIMCLOCK_METHOD
+from revops.sim import builtin_rpc
+from revops.sim.datastore import Datastore
+from revops.sim.jsonrpc import (
+    JSONRPC2_INVALID_PARAMS,
+    LIGHTNINGD,
+    PLUGIN_ERROR,
+    MethodTable,
+    RpcError,
+    apply_filter,
+    check_filter,
+    unknown_command,
+)
+from revops.sim.nodelog import NodeLog, echo_at_least
+from revops.sim.plugin_host import (
+    LIGHTNINGD_VERSION,
+    Plugin,
+    PluginState,
+    notification_bytes,
+    plugin_env,
+)
+from revops.sim.plugin_manifest import (
+    LIGHTNINGD_OPTIONS,
+    ManifestError,
+    OptionSpec,
+    check_option_value,
+    init_options,
+    native_topics,
+    parse_manifest,
+)
+from revops.sim.rpc_server import Connection, Request, RpcServer, current_connection
+
+# What CLN v26.06 advertises (common/features.c defaults), per place.
+FEATURE_SET = {
+    "init": "08a0000a8a5961",
+    "node": "88a0000a8a5961",
+    "channel": "",
+    "invoice": "02000002024100",
+}
+
+RPC_FILENAME = "lightning-rpc"
+
+
+class StartupError(Exception):
+    """The node refuses to start; str() is the one-line reason."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    lightning_dir: Path
+    plugins: tuple[str, ...] = ()
+    # --option values in command-line order; value None for a bare flag.
+    options: tuple[tuple[str, str | None], ...] = ()
+    scenario_options: Mapping[str, str] = field(default_factory=dict)
+    scenario_label: str = "scenario"
+    allow_deprecated_apis: bool = False
+    manifest_timeout: float = 60.0
+    init_timeout: float = 60.0
+    shutdown_timeout: float = 30.0
+    simclock_timeout: float = 600.0
+    tick: float = 300.0
+    # Check every answer and notification against CLN's schemas; a violation
+    # is logged as BROKEN (tests assert there is none).
+    validate: bool = False
+    # Log lines at this level or above also go to stderr (run mode).
+    echo_level: str | None = None
+    speed_interval: float = 0.25
+
+
+@dataclass
+class _AdvanceJob:
+    seconds: float
+    done: "asyncio.Future[dict[str, Any]]"
+    progress: Callable[[float], None] | None = None
+
+
+def prepare_loop() -> None:
+    """Watch child processes with pidfds on the running loop. Python 3.11's
+    default watcher starts a thread per child; this keeps the node to one
+    thread (3.12+ does this by itself)."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.get_event_loop_policy().set_child_watcher(watcher)
+
+
+def default_table() -> MethodTable:
+    """The built-in methods plus the market's."""
+    table = MethodTable()
+    builtin_rpc.register(table)
+    try:
+        from revops.sim import market_rpc
+    except ModuleNotFoundError as e:
+        if e.name != "revops.sim.market_rpc":
+            raise
+    else:
+        market_rpc.register(table)
+    return table
+
+
+def paths_match(path: str, name: str) -> bool:
+    """lightningd's ``plugin_paths_match``: a name with a slash is a path,
+    anything else matches the basename."""
+    if os.sep in name:
+        return path == name or os.path.realpath(path) == os.path.realpath(name)
+    return os.path.basename(path) == name
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines())
+
+
+class SimNode:
+    """One simulated lightningd. Build it, ``await start()``, then either
+    ``await run_for(seconds)`` or ``await serve(speed)``; ``await shutdown()``
+    at the end (``serve`` does it itself)."""
+
+    def __init__(self, market: Any, config: NodeConfig,
+                 table: MethodTable | None = None) -> None:
+        self.market = market
+        self.config = config
+        config.lightning_dir.mkdir(parents=True, exist_ok=True)
+        self.lightning_dir = str(config.lightning_dir)
+        self.rpc_path = config.lightning_dir / RPC_FILENAME
+        echo = echo_at_least(config.echo_level) if config.echo_level else None
+        self.log = NodeLog(config.lightning_dir / "log", clock=lambda: float(self.market.now),
+                           echo=echo)
+        self.datastore = Datastore(config.lightning_dir / "datastore.json")
+        self.table = table if table is not None else default_table()
+        self.plugins: list[Plugin] = []
+        self.startup = True
+        self.running = True
+        self.steps = 0
+        self._native = native_topics()
+        self._plugin_methods: dict[str, Plugin] = {}
+        self._option_owner: dict[str, tuple[Plugin, OptionSpec]] = {}
+        self._server = RpcServer(self.rpc_path, self.dispatch, self.log)
+        self._changed: list[asyncio.Future[None]] = []
+        self._relay: dict[str, tuple[Connection, Any]] = {}
+        self._next_wakeup: float | None = None
+        self._clock_queue: asyncio.Queue[_AdvanceJob] = asyncio.Queue()
+        self._clock_task: asyncio.Task[None] | None = None
+        self._stop_requested = asyncio.Event()
+        self._plugins_down = asyncio.Event()
+        self._shutdown_task: asyncio.Task[None] | None = None
+
+    # -- startup ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bring the node up; raises StartupError if lightningd would refuse."""
+        self.log.log("lightningd", "debug",
+                     f"revops-sim {LIGHTNINGD_VERSION} starting in {self.lightning_dir}")
+        env = plugin_env(os.environ, float(self.market.now))
+        seen: set[str] = set()
+        for command in self.config.plugins:
+            plugin = self._new_plugin(command, env)
+            if plugin.path in seen:
+                # lightningd registers a plugin path once and ignores repeats.
+                self.plugins.remove(plugin)
+                continue
+            seen.add(plugin.path)
+            try:
+                await plugin.spawn()
+            except OSError as e:
+                raise StartupError(f"error starting plugin '{plugin.path}': "
+                                   f"opening pipe: {e.strerror or e}") from None
+            self._send_getmanifest(plugin)
+        await asyncio.gather(*(self._await_manifest(p) for p in list(self.plugins)))
+        self._bind_startup_options()
+        try:
+            await self._server.start()
+        except OSError as e:
+            raise StartupError(f"Binding rpc socket to '{self.rpc_path}': {e}") from None
+        await asyncio.gather(*(self._init(p) for p in list(self.plugins)
+                               if p.state is PluginState.NEEDS_INIT))
+        self.startup = False
+        self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
+        self.log.log("lightningd", "info",
+                     f"Server started with public key {self.market.node_id}, alias "
+                     f"{self.market.alias} (color #{self.market.color}) and lightningd "
+                     f"{LIGHTNINGD_VERSION}")
+
+    def _new_plugin(self, command: str, env: Mapping[str, str],
+                    dynamic_start: bool = False) -> Plugin:
+        plugin = Plugin(command, lightning_dir=self.config.lightning_dir, env=env,
+                        log=self.log, on_exit=self._plugin_gone,
+                        on_notify=self._plugin_notify, dynamic_start=dynamic_start)
+        self.plugins.append(plugin)
+        return plugin
+
+    def _send_getmanifest(self, plugin: Plugin) -> None:
+        _, fut = plugin.request("getmanifest",
+                                {"allow-deprecated-apis": self.config.allow_deprecated_apis})
+        plugin.state = PluginState.AWAITING_GETMANIFEST_RESPONSE
+        plugin.manifest_future = fut  # type: ignore[attr-defined]
+
+    async def _deadline(self, plugin: Plugin, fut: "asyncio.Future[dict[str, Any]]",
+                        timeout: float) -> dict[str, Any] | None:
+        """The answer, or None once the plugin is killed for being late
+        (fatal at startup, as lightningd's plugin_manifest_timeout)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            plugin.kill(f"timed out {plugin.state.value}", "unusual")
+            if self.startup:
+                raise StartupError("Can't recover from plugin failure, terminating.") from None
+            return None
+
+    async def _await_manifest(self, plugin: Plugin) -> bool:
+        response = await self._deadline(plugin, plugin.manifest_future,  # type: ignore
+                                        self.config.manifest_timeout)
+        if response is None or plugin.dead:
+            return False
+        try:
+            manifest = parse_manifest(response, self._native)
+        except ManifestError as e:
+            plugin.kill(str(e), "unusual")
+            return False
+        if manifest.disable is not None:
+            plugin.kill(f"disabled itself: {manifest.disable}", "info")
+            return False
+        problem = self._registration_problem(plugin, manifest.options, manifest.methods)
+        if problem is not None:
+            plugin.kill(problem, "unusual")
+            return False
+        plugin.manifest = manifest
+        plugin.nonnumericids = manifest.nonnumericids
+        for spec in manifest.options:
+            self._option_owner[spec.name] = (plugin, spec)
+        for decl in manifest.methods:
+            self._plugin_methods[decl.name] = plugin
+        known = self._known_topics()
+        for topic in manifest.subscriptions:
+            if topic != "*" and topic not in known:
+                self.log.log(plugin.log_source, "unusual",
+                             f"topic '{topic}' is not a known notification topic")
+        if not self.startup and not manifest.dynamic:
+            plugin.kill("Not a dynamic plugin", "info")
+            return False
+        plugin.state = PluginState.NEEDS_INIT
+        return True
+
+    def _registration_problem(self, plugin: Plugin, options: tuple[OptionSpec, ...],
+                              methods: tuple[Any, ...]) -> str | None:
+        names: set[str] = set()
+        for spec in options:
+            if spec.name in LIGHTNINGD_OPTIONS or spec.name in self._option_owner \
+                    or spec.name in names:
+                if self.startup:
+                    raise StartupError(f"error starting plugin '{plugin.path}': option name "
+                                       f"'{spec.name}' is already taken")
+                return f'Option "{spec.name}" already registered'
+            names.add(spec.name)
+        seen: dict[str, Plugin] = {}
+        for decl in methods:
+            owner = self._plugin_methods.get(decl.name) or seen.get(decl.name)
+            if owner is not None or decl.name in self.table:
+                by = f" by plugin {owner.path}" if owner is not None else ""
+                return (f'Could not register method "{decl.name}", a method with that '
+                        f"name is already registered{by}")
+            seen[decl.name] = plugin
+        return None
+
+    def _known_topics(self) -> set[str]:
+        topics = set(self._native)
+        for p in self.plugins:
+            topics.update(p.manifest.notifications)
+        return topics
+
+    def _bind_startup_options(self) -> None:
+        """Give each plugin option its value from the scenario, then from
+        ``--option`` (the command line wins, as over lightningd's config).
+        Raises StartupError (exit code 2) for an unknown option or bad value."""
+        sources: list[tuple[str, str, str | None]] = []
+        if self.plugins or self.config.plugins:
+            label = f"{self.config.scenario_label}: plugin option"
+            for name, value in self.config.scenario_options.items():
+                sources.append((label, name, value))
+        for name, value in self.config.options:
+            sources.append(("--option", name, value))
+        for origin, name, value in sources:
+            shown = name if value is None else f"{name}={value}"
+            owner = self._option_owner.get(name)
+            if owner is None:
+                raise StartupError(f"{origin} {shown}: unrecognized option", 2)
+            plugin, spec = owner
+            if spec.type == "flag" and origin != "--option" and value is not None:
+                # A scenario file spells a flag as true/false.
+                if value.lower() in ("false", "no"):
+                    continue
+                if value.lower() in ("true", "yes"):
+                    value = None
+            problem = self._option_problem(spec, value)
+            if problem is not None:
+                raise StartupError(f"{origin} {shown}: {problem}", 2)
+            if spec.multi:
+                plugin.option_values.setdefault(name, []).append(value)
+            else:
+                plugin.option_values[name] = [value]
+
+    def _option_problem(self, spec: OptionSpec, value: str | None) -> str | None:
+        if spec.deprecated and not self.config.allow_deprecated_apis:
+            return "deprecated option (will be removed!)"
+        return check_option_value(spec, value)
+
+    def _configuration(self) -> dict[str, Any]:
+        return {
+            "lightning-dir": self.lightning_dir,
+            "rpc-file": RPC_FILENAME,
+            "startup": self.startup,
+            "network": self.market.network,
+            "feature_set": dict(FEATURE_SET),
+        }
+
+    async def _init(self, plugin: Plugin) -> str | None:
+        """Send ``init`` and wait; None on success, else why it failed."""
+        params = {"options": init_options(plugin.manifest.options, plugin.option_values),
+                  "configuration": self._configuration()}
+        _, fut = plugin.request("init", params)
+        plugin.state = PluginState.AWAITING_INIT_RESPONSE
+        response = await self._deadline(plugin, fut, self.config.init_timeout)
+        if response is None or plugin.dead:
+            return plugin.kill_reason or "exited"
+        result = response.get("result")
+        if isinstance(result, dict) and "disable" in result:
+            reason = result["disable"]
+            reason = reason if isinstance(reason, str) else json.dumps(reason)
+            plugin.kill(f"disabled itself at init: {reason}", "debug")
+            return plugin.kill_reason
+        # lightningd takes any other answer (even an error) as init done.
+        plugin.state = PluginState.INIT_COMPLETE
+        self._emit("plugin_started", {"plugin_name": plugin.shortname,
+                                      "plugin_path": plugin.path,
+                                      "methods": list(plugin.methods)})
+        return None
+
+    # -- plugins coming and going -----------------------------------------
+
+    def _plugin_gone(self, plugin: Plugin, reason: str) -> None:
+        was_running = plugin.state is PluginState.INIT_COMPLETE
+        if plugin in self.plugins:
+            self.plugins.remove(plugin)
+        for name in plugin.methods:
+            if self._plugin_methods.get(name) is plugin:
+                del self._plugin_methods[name]
+        for spec in plugin.manifest.options:
+            owner = self._option_owner.get(spec.name)
+            if owner is not None and owner[0] is plugin:
+                del self._option_owner[spec.name]
+        if was_running and self.running:
+            self._emit("plugin_stopped", {"plugin_name": plugin.shortname,
+                                          "plugin_path": plugin.path,
+                                          "methods": list(plugin.methods)})
+
+    def _plugin_notify(self, plugin: Plugin, method: str, params: dict[str, Any]) -> None:
+        if method in ("message", "progress"):
+            relay = self._relay.get(json.dumps(params.get("id"), separators=(",", ":")))
+            if relay is not None and relay[0].notifications_enabled:
+                conn, client_id = relay
+                conn.send({"jsonrpc": "2.0", "method": method,
+                           "params": {**params, "id": client_id}})
+            return
+        # A topic the plugin declared: lightningd wraps it with its origin.
+        data = json.dumps({"jsonrpc": "2.0", "method": method,
+                           "params": {"origin": plugin.shortname, "payload": params}},
+                          ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+        for p in self.plugins:
+            if p.wants(method):
+                p.send_bytes(data)
+
+    def _check_running(self) -> None:
+        if not self.running:
+            raise RpcError(LIGHTNINGD, "lightningd is shutting down")
+
+    def plugin_list(self, command: str) -> dict[str, Any]:
+        return {"command": command,
+                "plugins": [{"name": p.path, "active": p.state is PluginState.INIT_COMPLETE,
+                             "dynamic": p.dynamic} for p in self.plugins]}
+
+    async def plugin_start(self, command: str,
+                           options: Mapping[str, str | None]) -> dict[str, Any]:
+        """``plugin start``: the plugin must be dynamic and answer both
+        handshakes in time; errors are lightningd's ``<path>: <why>``."""
+        self._check_running()
+        plugin = await self._start_dynamic(command, options, raise_errors=True)
+        assert plugin is not None
+        return self.plugin_list("start")
+
+    async def _start_dynamic(self, command: str, options: Mapping[str, str | None],
+                             raise_errors: bool) -> Plugin | None:
+        try:
+            argv0 = command.split()[0] if command.strip() else ""
+        except ValueError:
+            argv0 = ""
+        if not argv0 or shutil.which(argv0) is None:
+            raise RpcError(JSONRPC2_INVALID_PARAMS,
+                           f"{command} is not executable: No such file or directory")
+        env = plugin_env(os.environ, float(self.market.now))
+        try:
+            plugin = self._new_plugin(command, env, dynamic_start=True)
+        except ValueError as e:
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{command}: {e}") from None
+        if any(p is not plugin and p.path == plugin.path for p in self.plugins):
+            self.plugins.remove(plugin)
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{plugin.path}: already registered")
+        try:
+            await plugin.spawn()
+        except OSError as e:
+            self.plugins.remove(plugin)
+            raise RpcError(PLUGIN_ERROR, f"{plugin.path}: opening pipe: {e.strerror or e}")
+        self._send_getmanifest(plugin)
+        ok = await self._await_manifest(plugin)
+        if ok:
+            problem = self._bind_start_options(plugin, options)
+            if problem is not None:
+                plugin.kill(problem, "unusual")
+                ok = False
+        if ok:
+            ok = await self._init(plugin) is None
+        if not ok:
+            await plugin.aclose()
+            if raise_errors:
+                raise RpcError(PLUGIN_ERROR, f"{plugin.path}: {plugin.kill_reason}")
+            return None
+        return plugin
+
+    def _bind_start_options(self, plugin: Plugin,
+                            options: Mapping[str, str | None]) -> str | None:
+        specs = {s.name: s for s in plugin.manifest.options}
+        for name, value in options.items():
+            spec = specs.get(name)
+            if spec is None:
+                return f"unknown parameter {name}"
+            problem = self._option_problem(spec, value)
+            if problem is not None:
+                return f"--{name}: {problem}"
+            if spec.multi:
+                plugin.option_values.setdefault(name, []).append(value)
+            else:
+                plugin.option_values[name] = [value]
+        return None
+
+    async def plugin_stop(self, name: str) -> dict[str, Any]:
+        """``plugin stop``: ``shutdown`` if subscribed, SIGKILL after the
+        deadline; RPC keeps working meanwhile."""
+        self._check_running()
+        for plugin in list(self.plugins):
+            if not paths_match(plugin.path, name):
+                continue
+            if not plugin.dynamic:
+                raise RpcError(JSONRPC2_INVALID_PARAMS,
+                               f"{name} cannot be managed when lightningd is up")
+            if plugin.state is PluginState.INIT_COMPLETE and plugin.subscribed("shutdown"):
+                plugin.send_bytes(notification_bytes("shutdown", {}))
+                exited = await plugin.wait_exit(self.config.shutdown_timeout)
+                if exited:
+                    # Its stdout closes too; let the reader report the exit.
+                    try:
+                        await asyncio.wait_for(plugin.gone.wait(), 5.0)
+                    except asyncio.TimeoutError:
+                        pass
+                if not plugin.dead:
+                    self.log.log(plugin.log_source, "unusual",
+                                 "Timeout on shutdown: killing anyway")
+                    plugin.kill("stopped by lightningd via RPC", "info")
+            else:
+                plugin.kill("stopped by lightningd via RPC", "info")
+            await plugin.aclose()
+            return {"command": "stop", "result": f"Successfully stopped {plugin.shortname}."}
+        raise RpcError(JSONRPC2_INVALID_PARAMS, f"Could not find plugin {name}")
+
+    async def plugin_startdir(self, directory: str) -> dict[str, Any]:
+        self._check_running()
+        if not os.path.exists(directory):
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"Could not open {directory}")
+        await self._start_all_in(Path(directory))
+        return self.plugin_list("startdir")
+
+    async def plugin_rescan(self) -> dict[str, Any]:
+        self._check_running()
+        folder = self.config.lightning_dir / "plugins"
+        if folder.is_dir():
+            await self._start_all_in(folder)
+        return self.plugin_list("rescan")
+
+    async def _start_all_in(self, folder: Path) -> None:
+        running = {p.path for p in self.plugins}
+        for entry in sorted(folder.iterdir()):
+            if (entry.name == "README.md" or not entry.is_file()
+                    or not os.access(entry, os.X_OK)
+                    or any(not (c.isalnum() or c in "-_.") for c in entry.name)
+                    or os.path.realpath(entry) in running):
+                continue
+            try:
+                await self._start_dynamic(str(entry.resolve()), {}, raise_errors=False)
+            except RpcError as e:
+                self.log.log("plugin-manager", "unusual", f"{entry}: {e.message}")
+
+    # -- RPC -------------------------------------------------------------
+
+    def command_help(self) -> list[dict[str, str]]:
+        entries = []
+        for spec in self.table:
+            entries.append({"name": spec.name, "usage": spec.usage, "category": spec.category,
+                            "description": spec.description,
+                            "verbose": spec.description or "HELP! Please contribute a "
+                                                           "description for this json_command!"})
+        for name, plugin in self._plugin_methods.items():
+            decl = next(d for d in plugin.manifest.methods if d.name == name)
+            if decl.deprecated and not self.config.allow_deprecated_apis:
+                continue
+            entries.append({"name": name, "usage": decl.usage, "category": decl.category,
+                            "description": decl.description, "verbose": decl.verbose})
+        return sorted(entries, key=lambda e: e["name"])
+
+    async def dispatch(self, request: Request) -> dict[str, Any]:
+        """Run one command and build its whole answer (``id`` included)."""
+        try:
+            if request.filter is not None:
+                check_filter(request.filter)
+            plugin = self._plugin_methods.get(request.method)
+            spec = None if plugin is not None else self.table.get(request.method)
+            if plugin is None and spec is None:
+                raise unknown_command(request.method)
+            if plugin is not None:
+                return await self._forward(plugin, request)
+            assert spec is not None
+            if request.method != "stop" and not request.method.startswith("dev-"):
+                latency, error = self.market.rpc_fault(request.method)
+                if latency > 0:
+                    await asyncio.sleep(latency)
+                if error is not None:
+                    raise error
+            if getattr(spec.handler, "raw_params", False):
+                result = spec.handler(self, request.params)
+            else:
+                result = spec.handler(self, **spec.bind(request.params))
+            if asyncio.iscoroutine(result):
+                result = await result
+            if self.config.validate:
+                self._validate("response", request.method, result)
+            if request.filter is not None:
+                result = apply_filter(result, request.filter)
+            return {"jsonrpc": "2.0", "id": request.id, "result": result}
+        except RpcError as e:
+            return {"jsonrpc": "2.0", "id": request.id, "error": e.to_json()}
+        except Exception as e:  # a sim bug: say so, keep serving
+            self.log.log("lightningd", "broken",
+                         f"{request.method} crashed: {_one_line(traceback.format_exc())}")
+            return {"jsonrpc": "2.0", "id": request.id,
+                    "error": {"code": LIGHTNINGD,
+                              "message": f"revops-sim internal error in {request.method}: "
+                                         f"{type(e).__name__}: {e}"}}
+
+    async def _forward(self, plugin: Plugin, request: Request) -> dict[str, Any]:
+        """Pass a command to the plugin that registered it: the client's
+        request untouched but for a new id, and the answer back likewise."""
+        rid = plugin.new_id(request.method, prefix=request.id)
+        key = json.dumps(rid, separators=(",", ":"))
+        conn = current_connection.get()
+        if conn is not None:
+            self._relay[key] = (conn, request.id)
+        try:
+            response = await plugin.send_request({**request.raw, "id": rid})
+        finally:
+            self._relay.pop(key, None)
+        return {**response, "id": request.id}
+
+    def _validate(self, part: str, name: str, obj: Any) -> None:
+        from revops.sim.schemas import SchemaViolation, has_schema, validate_notification
+        from revops.sim.schemas import validate_response
+        try:
+            if part == "notification":
+                if has_schema(f"notification/{name}"):
+                    validate_notification(name, obj)
+            elif has_schema(name):
+                # ``stop`` is the one answer whose result is a bare string;
+                # its schema describes it as the field ``result``.
+                validate_response(name, {"result": obj} if name == "stop" else obj)
+        except SchemaViolation as e:
+            self.log.log("lightningd", "broken", f"schema violation: {_one_line(str(e))}")
+
+    # -- notifications and the clock --------------------------------------
+
+    def _emit(self, topic: str, payload: dict[str, Any]) -> None:
+        self._deliver([(topic, payload)])
+
+    def _deliver(self, notes: list[tuple[str, dict[str, Any]]]) -> None:
+        for topic, payload in notes:
+            if self.config.validate:
+                self._validate("notification", topic, payload)
+            data = None
+            for plugin in self.plugins:
+                if plugin.wants(topic):
+                    if data is None:
+                        data = notification_bytes(topic, payload)
+                    plugin.send_bytes(data)
+
+    def changed(self) -> "asyncio.Future[None]":
+        """Resolves after the next market advance (``wait`` uses it)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._changed.append(fut)
+        return fut
+
+    def _wake_changed(self, error: BaseException | None = None) -> None:
+        waiters, self._changed = self._changed, []
+        for fut in waiters:
+            if not fut.done():
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+    async def _simclock(self, now: float) -> float | None:
+        """Tell every simclock plugin the time; the earliest ``next_wakeup``."""
+        calls = []
+        for plugin in self.plugins:
+            if (plugin.state is PluginState.INIT_COMPLETE and not plugin.dead
+                    and SIMCLOCK_METHOD in plugin.methods):
+                rid, fut = plugin.request(SIMCLOCK_METHOD, {"now": now})
+                calls.append((plugin, rid, fut))
+        if not calls:
+            return None
+        done, _ = await asyncio.wait([fut for _, _, fut in calls],
+                                     timeout=self.config.simclock_timeout)
+        wakeups = []
+        for plugin, rid, fut in calls:
+            if fut not in done:
+                plugin.forget(rid)
+                self.log.log(plugin.log_source, "unusual",
+                             f"{SIMCLOCK_METHOD} not answered within "
+                             f"{self.config.simclock_timeout:g}s; moving on")
+                continue
+            response = fut.result()
+            if "error" in response:
+                if not plugin.dead:
+                    self.log.log(plugin.log_source, "unusual",
+                                 f"{SIMCLOCK_METHOD} failed: {json.dumps(response['error'])}")
+                continue
+            result = response.get("result")
+            wake = result.get("next_wakeup") if isinstance(result, dict) else None
+            if isinstance(wake, (int, float)) and not isinstance(wake, bool) \
+                    and math.isfinite(wake):
+                wakeups.append(float(wake))
+        return min(wakeups) if wakeups else None
+
+    async def _clock_loop(self) -> None:
+        while True:
+            job = await self._clock_queue.get()
+            try:
+                summary = await self._advance_steps(job.seconds, job.progress)
+            except asyncio.CancelledError:
+                if not job.done.done():
+                    job.done.set_exception(RpcError(LIGHTNINGD, "lightningd is shutting down"))
+                raise
+            except Exception as e:
+                if not job.done.done():
+                    job.done.set_exception(e)
+            else:
+                if not job.done.done():
+                    job.done.set_result(summary)
+
+    async def _advance_steps(self, seconds: float,
+                             progress: Callable[[float], None] | None) -> dict[str, Any]:
+        start = float(self.market.now)
+        until = start + seconds
+        steps = notes = 0
+        while self.market.now < until and self.running and not self._stop_requested.is_set():
+            now = float(self.market.now)
+            end = min(until, now + self.config.tick)
+            wake = self._next_wakeup
+            if wake is not None and now < wake < end:
+                end = wake
+            produced = self.market.advance(end)
+            if float(self.market.now) <= now:
+                raise RuntimeError(f"market did not advance from {now} to {end}")
+            steps += 1
+            self.steps += 1
+            notes += len(produced)
+            self._wake_changed()
+            self._deliver(produced)
+            await asyncio.gather(*(p.drain() for p in self.plugins))
+            self._next_wakeup = await self._simclock(float(self.market.now))
+            if progress is not None:
+                progress(float(self.market.now))
+            # Let RPC clients in between steps even when no plugin makes us wait.
+            await asyncio.sleep(0)
+        return {"now": float(self.market.now),
+                "advanced_seconds": float(self.market.now) - start,
+                "steps": steps, "notifications": notes}
+
+    async def advance(self, seconds: float,
+                      progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        """Move the simulated clock ``seconds`` forward (queued behind any
+        advance already running) and return a small summary."""
+        self._check_running()
+        if self._clock_task is None:
+            raise RpcError(LIGHTNINGD, "node not started")
+        job = _AdvanceJob(seconds, asyncio.get_running_loop().create_future(), progress)
+        await self._clock_queue.put(job)
+        return await job.done
+
+    async def run_for(self, seconds: float,
+                      progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        """``run``: advance ``seconds`` as fast as the plugins allow (stops
+        early if a ``stop`` arrives)."""
+        return await self.advance(seconds, progress)
+
+    async def serve(self, speed: float) -> None:
+        """``serve``: keep going until stopped; sim time runs ``speed`` times
+        real time (0: only ``dev-advance`` moves it)."""
+        ticker = (asyncio.get_running_loop().create_task(self._run_speed(speed))
+                  if speed > 0 else None)
+        await self._stop_requested.wait()
+        if ticker is not None:
+            ticker.cancel()
+        await self.shutdown()
+
+    async def _run_speed(self, speed: float) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while self.running:
+            await asyncio.sleep(self.config.speed_interval)
+            now = loop.time()
+            delta, last = (now - last) * speed, now
+            try:
+                await self.advance(delta)
+            except RpcError:
+                return
+
+    # -- stopping --------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT, end of ``run``, or the ``stop`` command."""
+        self._stop_requested.set()
+
+    async def stop_from_rpc(self) -> str:
+        self.log.log("lightningd", "unusual", "JSON-RPC shutdown")
+        self.request_stop()
+        # lightningd answers ``stop`` last, once its plugins are gone.
+        await self._plugins_down.wait()
+        return "Shutdown complete"
+
+    async def shutdown(self) -> None:
+        """Stop as lightningd does; idempotent."""
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown())
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self) -> None:
+        self.running = False
+        self._stop_requested.set()
+        self._server.stop_listening()
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            await asyncio.gather(self._clock_task, return_exceptions=True)
+        self._wake_changed(RpcError(LIGHTNINGD, "lightningd is shutting down"))
+        await self._shutdown_plugins()
+        self._plugins_down.set()
+        await self._server.close(grace=5.0)
+        self.log.log("lightningd", "debug", "Shutdown complete")
+        self.log.close()
+
+    async def _shutdown_plugins(self) -> None:
+        interested, others = [], []
+        for plugin in list(self.plugins):
+            plugin.exit_level = "debug"
+            if plugin.state is PluginState.INIT_COMPLETE and plugin.subscribed("shutdown"):
+                plugin.send_bytes(notification_bytes("shutdown", {}))
+                interested.append(plugin)
+            else:
+                # lightningd drops these at once: they lose their pipes.
+                plugin.close_stdin()
+                others.append(plugin)
+        if interested:
+            exited = await asyncio.gather(
+                *(p.wait_exit(self.config.shutdown_timeout) for p in interested))
+            for plugin, ok in zip(interested, exited):
+                if not ok:
+                    self.log.log("lightningd", "debug",
+                                 f"{plugin.shortname}: failed to self-terminate in time, "
+                                 "killing.")
+        # Give EOF a moment to end the uninterested ones, then make sure.
+        await asyncio.gather(*(p.wait_exit(1.0) for p in others))
+        everyone = interested + others
+        for plugin in everyone:
+            plugin.sigkill()
+        await asyncio.gather(*(p.aclose() for p in everyone))
+
+    async def abort(self) -> None:
+        """Tear down after a failed start: no handshakes, just cleanup."""
+        self.running = False
+        self._server.stop_listening()
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+        for plugin in list(self.plugins):
+            plugin.exit_level = "debug"
+            plugin.sigkill()
+        await asyncio.gather(*(p.aclose() for p in list(self.plugins)))
+        await self._server.close(grace=0.0)
+        self.log.close()
