@@ -68,7 +68,7 @@ def _as_int_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return str(value)
+        return str(value) if value >= 0 else None  # CLN's unsigned parsers refuse "-1"
     if isinstance(value, str) and value.isdigit():
         return value
     return None
