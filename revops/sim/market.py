@@ -56,9 +56,10 @@ import itertools
 import math
 import random
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from revops.sim.jsonrpc import RpcError
 from revops.sim.scenario import DAY, ChannelSpec, Fault, Flow, Scenario, derive_pubkey
@@ -97,7 +98,7 @@ ONCHAIN = "ONCHAIN"
 CLOSED = "CLOSED"
 CLOSING_STATES = (SHUTTING_DOWN, SIGEXCHANGE, CLOSING_COMPLETE, SPEND_SEEN, ONCHAIN)
 
-_STATUS_TEXT = {
+STATUS_TEXT = {
     AWAITING_LOCKIN: "Funding transaction locked. Waiting for their announcement signatures.",
     NORMAL: "Channel ready for use.",
     SHUTTING_DOWN: "Start shutdown: waiting for HTLCs to resolve",
@@ -118,7 +119,7 @@ def iso_time(t: float) -> str:
     """CLN's state-change timestamp format (``2025-01-27T17:46:40.000Z``)."""
     whole = math.floor(t)
     ms = min(999, int((t - whole) * 1000))
-    stamp = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{ms:03d}Z"
 
 
@@ -388,6 +389,7 @@ class Market:
                 self._push(self.start_time + spec.close_at_day * DAY, "close",
                            (ch.idx, spec.close_cause))
         self._by_name = {c.name: c for c in self.channels}
+        self._by_cid = {c.channel_id: c for c in self.channels}
         for i, out in enumerate(node.outputs):
             self._add_output(out.amount_sat * 1000, _hex("wallet", tag, i),
                              i % 4, self.blockheight - out.confirmations + 1
@@ -415,8 +417,7 @@ class Market:
         heap = self._heap
         while heap and heap[0][0] <= until:
             t, _, kind, payload = heapq.heappop(heap)
-            if t > self.now:
-                self.now = t
+            self.now = max(self.now, t)
             if kind == "arrival":
                 self._on_arrival(payload)
             elif kind == "resolve":
@@ -431,8 +432,7 @@ class Market:
                 self._close_step(self.channels[payload])
             elif kind == "open":
                 self._open(self.channels[payload])
-        if until > self.now:
-            self.now = until
+        self.now = max(self.now, until)
         notes, self._notes = self._notes, []
         return notes
 
@@ -573,7 +573,7 @@ class Market:
         n = self._bg_cache.get(key)
         if n is None:
             r = random.Random(f"{self.seed}:bg:{key[0]}:{key[1]}")
-            n = int(round(r.gauss(mean, max(1.0, math.sqrt(mean) * 0.6))))
+            n = round(r.gauss(mean, max(1.0, math.sqrt(mean) * 0.6)))
             n = max(0, min(ch.spec.max_accepted_htlcs, n))
             if len(self._bg_cache) > 10_000:
                 self._bg_cache.clear()
@@ -748,6 +748,7 @@ class Market:
         ch = Channel(idx, spec, f"{self.scenario.name}:dev:{idx}")
         self.channels.append(ch)
         self._by_name[name] = ch
+        self._by_cid[ch.channel_id] = ch
         self._open(ch)
         return ch
 
@@ -789,8 +790,8 @@ class Market:
         return self._by_name.get(name)
 
     def channel_by_id(self, channel_id: str) -> Channel | None:
-        cid = channel_id.lower()
-        return next((c for c in self.channels if c.channel_id == cid and c.listed()), None)
+        ch = self._by_cid.get(channel_id.lower())
+        return ch if ch is not None and ch.listed() else None
 
     def peers(self) -> dict[str, list[Channel]]:
         """Peers we have listed channels with, in channel order."""
@@ -889,45 +890,66 @@ class Market:
                             "last_update": int(self.start_time - rng.randint(60, 7 * 86400))})
         return out
 
-    def gossip_channels(self) -> list[dict[str, Any]]:
-        """Every channel direction gossip knows: ours and competitors'."""
+    def gossip_channels(self, scid: str | None = None, source: str | None = None,
+                        destination: str | None = None) -> list[dict[str, Any]]:
+        """Channel directions gossip knows, ours and competitors', matching
+        every filter given (entries are built only for matches: a node with
+        thousands of channels answers filtered queries quickly)."""
         out: list[dict[str, Any]] = []
         us = self.node_id
+
+        def wanted(c_scid: str, src: str, dst: str) -> bool:
+            return ((scid is None or c_scid == scid) and (source is None or src == source)
+                    and (destination is None or dst == destination))
+
         for ch in self.channels:
             if not ch.gossip_visible or ch.scid is None:
                 continue
             d = ch.direction(us)
             active = ch.state == NORMAL
-            ours = {"source": us, "destination": ch.peer_id, "short_channel_id": ch.scid,
+            pair = []
+            if wanted(ch.scid, us, ch.peer_id):
+                pair.append((d, {
+                    "source": us, "destination": ch.peer_id, "short_channel_id": ch.scid,
                     "direction": d, "public": not ch.spec.private,
                     "amount_msat": ch.capacity_msat, "message_flags": 1,
                     "channel_flags": d | (0 if active else 2), "active": active,
                     "last_update": ch.last_update, "base_fee_millisatoshi": ch.fee_base,
                     "fee_per_millionth": ch.fee_ppm, "delay": OUR_CLTV_DELTA,
                     "htlc_minimum_msat": ch.htlc_min_msat,
-                    "htlc_maximum_msat": ch.htlc_max_msat, "features": ""}
-            theirs = {"source": ch.peer_id, "destination": us, "short_channel_id": ch.scid,
-                      "direction": 1 - d, "public": not ch.spec.private,
-                      "amount_msat": ch.capacity_msat, "message_flags": 1,
-                      "channel_flags": (1 - d) | (0 if active else 2), "active": active,
-                      "last_update": ch.last_update,
-                      "base_fee_millisatoshi": ch.spec.peer_fee_base_msat,
-                      "fee_per_millionth": ch.spec.peer_fee_ppm, "delay": 40,
-                      "htlc_minimum_msat": ch.peer_htlc_min_msat,
-                      "htlc_maximum_msat": ch.max_possible_send_msat(), "features": ""}
-            out.extend((ours, theirs) if d == 0 else (theirs, ours))
+                    "htlc_maximum_msat": ch.htlc_max_msat, "features": ""}))
+            if wanted(ch.scid, ch.peer_id, us):
+                pair.append((1 - d, {
+                    "source": ch.peer_id, "destination": us, "short_channel_id": ch.scid,
+                    "direction": 1 - d, "public": not ch.spec.private,
+                    "amount_msat": ch.capacity_msat, "message_flags": 1,
+                    "channel_flags": (1 - d) | (0 if active else 2), "active": active,
+                    "last_update": ch.last_update,
+                    "base_fee_millisatoshi": ch.spec.peer_fee_base_msat,
+                    "fee_per_millionth": ch.spec.peer_fee_ppm, "delay": 40,
+                    "htlc_minimum_msat": ch.peer_htlc_min_msat,
+                    "htlc_maximum_msat": ch.max_possible_send_msat(), "features": ""}))
+            out.extend(e for _, e in sorted(pair, key=lambda p: p[0]))
         for c in self._competitors:
             d = 0 if c["node"] < c["peer"] else 1
-            to_peer = {"source": c["node"], "destination": c["peer"], "short_channel_id": c["scid"],
-                       "direction": d, "public": True, "amount_msat": c["capacity_msat"],
-                       "message_flags": 1, "channel_flags": d, "active": True,
-                       "last_update": c["last_update"], "base_fee_millisatoshi": c["base"],
-                       "fee_per_millionth": c["ppm"], "delay": 80, "htlc_minimum_msat": 1000,
-                       "htlc_maximum_msat": c["capacity_msat"] * 99 // 100, "features": ""}
-            from_peer = dict(to_peer, source=c["peer"], destination=c["node"], direction=1 - d,
-                             channel_flags=1 - d, base_fee_millisatoshi=1000,
-                             fee_per_millionth=c["peer_ppm"], delay=40)
-            out.extend((to_peer, from_peer) if d == 0 else (from_peer, to_peer))
+            pair = []
+            if wanted(c["scid"], c["node"], c["peer"]):
+                pair.append((d, {
+                    "source": c["node"], "destination": c["peer"], "short_channel_id": c["scid"],
+                    "direction": d, "public": True, "amount_msat": c["capacity_msat"],
+                    "message_flags": 1, "channel_flags": d, "active": True,
+                    "last_update": c["last_update"], "base_fee_millisatoshi": c["base"],
+                    "fee_per_millionth": c["ppm"], "delay": 80, "htlc_minimum_msat": 1000,
+                    "htlc_maximum_msat": c["capacity_msat"] * 99 // 100, "features": ""}))
+            if wanted(c["scid"], c["peer"], c["node"]):
+                pair.append((1 - d, {
+                    "source": c["peer"], "destination": c["node"], "short_channel_id": c["scid"],
+                    "direction": 1 - d, "public": True, "amount_msat": c["capacity_msat"],
+                    "message_flags": 1, "channel_flags": 1 - d, "active": True,
+                    "last_update": c["last_update"], "base_fee_millisatoshi": 1000,
+                    "fee_per_millionth": c["peer_ppm"], "delay": 40, "htlc_minimum_msat": 1000,
+                    "htlc_maximum_msat": c["capacity_msat"] * 99 // 100, "features": ""}))
+            out.extend(e for _, e in sorted(pair, key=lambda p: p[0]))
         return out
 
     def gossip_nodes(self) -> list[dict[str, Any]]:

@@ -19,11 +19,37 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from revops.sim.jsonrpc import (JSONRPC2_INVALID_PARAMS, LIGHTNINGD, MethodTable, RpcError,
-                                bad_param, opt, p_bool, p_msat, p_node_id, p_number, p_scid,
-                                p_sha256, p_string, p_u32, p_u64, req)
-from revops.sim.market import (AWAITING_LOCKIN, CLOSING_STATES, NORMAL, STATUS_BY_NAME,
-                               STATUS_NAMES, Channel, Market, OFFERED, _STATUS_TEXT)
+from revops.sim.jsonrpc import (
+    JSONRPC2_INVALID_PARAMS,
+    LIGHTNINGD,
+    MethodTable,
+    RpcError,
+    bad_param,
+    opt,
+    p_bool,
+    p_msat,
+    p_node_id,
+    p_number,
+    p_scid,
+    p_sha256,
+    p_string,
+    p_u32,
+    p_u64,
+    req,
+)
+from revops.sim.market import (
+    AWAITING_LOCKIN,
+    CLOSING_STATES,
+    NORMAL,
+    OFFERED,
+    SHUTTING_DOWN,
+    SIGEXCHANGE,
+    STATUS_BY_NAME,
+    STATUS_NAMES,
+    STATUS_TEXT,
+    Channel,
+    Market,
+)
 
 CLN_VERSION = "v26.06"
 OUR_FEATURES = {"init": "08a0000a8a5961", "node": "88a0000a8a5961", "channel": "",
@@ -178,7 +204,7 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
     entry["our_to_self_delay"] = 144
     entry["max_accepted_htlcs"] = ch.spec.max_accepted_htlcs
     entry["state_changes"] = list(ch.state_changes)
-    entry["status"] = [f"{ch.state}:{_STATUS_TEXT.get(ch.state, 'Channel ready for use.')}"]
+    entry["status"] = [f"{ch.state}:{STATUS_TEXT.get(ch.state, 'Channel ready for use.')}"]
     entry["in_payments_offered"] = ch.in_offered
     entry["in_offered_msat"] = ch.in_offered_msat
     entry["in_payments_fulfilled"] = ch.in_fulfilled
@@ -341,11 +367,7 @@ def register(table: MethodTable) -> None:
     def listchannels(node: Any, short_channel_id: str | None, source: str | None,
                      destination: str | None) -> dict[str, Any]:
         m = _market(node)
-        out = [c for c in m.gossip_channels()
-               if (short_channel_id is None or c["short_channel_id"] == short_channel_id)
-               and (source is None or c["source"] == source)
-               and (destination is None or c["destination"] == destination)]
-        return {"channels": out}
+        return {"channels": m.gossip_channels(short_channel_id, source, destination)}
 
     @table.method("listnodes", opt("id", p_node_id), category="network",
                   description="Show node {id} (or all known nodes, if not specified)")
@@ -456,10 +478,9 @@ def resolve_setchannel_id(m: Market, id: str) -> list[Channel]:
                 raise RpcError(LIGHTNINGD, "Could not find any active channels of peer with that id")
             return chans
     if _HEX64.match(id):
-        cid = id.lower()
-        ch = next((c for c in m.listed_channels()
-                   if c.channel_id == cid and c.state not in ("ONCHAIN",)), None)
-        if ch is None:
+        # CLN looks channel ids up among channels that still talk to the peer.
+        ch = m.channel_by_id(id)
+        if ch is None or ch.state not in (NORMAL, AWAITING_LOCKIN, SHUTTING_DOWN, SIGEXCHANGE):
             raise bad_param("id", id, "Channel id not found")
     elif _SCID.match(id):
         ch = m.channel_by_scid(id)
@@ -587,5 +608,13 @@ def feerates_json(m: Market, style: str) -> dict[str, Any]:
     }}
 
 
-__all__ = ["register", "channel_json", "select_forwards", "resolve_setchannel_id",
-           "wait_index", "wait_details", "feerates_json", "CLOSING_STATES"]
+__all__ = [
+    "CLOSING_STATES",
+    "channel_json",
+    "feerates_json",
+    "register",
+    "resolve_setchannel_id",
+    "select_forwards",
+    "wait_details",
+    "wait_index",
+]

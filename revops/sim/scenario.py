@@ -96,8 +96,9 @@ import os
 import random
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 DAY = 86400.0
 DEFAULT_START_TIME = 1767225600.0  # 2026-01-01T00:00:00Z

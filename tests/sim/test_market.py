@@ -9,9 +9,17 @@ from typing import Any
 
 import pytest
 
-from revops.sim.market import (FAILED, LOCAL_FAILED, OFFERED, SETTLED, WIRE_FEE_INSUFFICIENT,
-                               WIRE_TEMPORARY_CHANNEL_FAILURE, WIRE_UNKNOWN_NEXT_PEER, Market,
-                               fee_msat)
+from revops.sim.market import (
+    FAILED,
+    LOCAL_FAILED,
+    OFFERED,
+    SETTLED,
+    WIRE_FEE_INSUFFICIENT,
+    WIRE_TEMPORARY_CHANNEL_FAILURE,
+    WIRE_UNKNOWN_NEXT_PEER,
+    Market,
+    fee_msat,
+)
 from revops.sim.scenario import DAY, Spike, default_scenario, generate_scenario
 from revops.sim.schemas import validate_notification
 from tests.sim.market_fixtures import two_channel_scenario, with_channel

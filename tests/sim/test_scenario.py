@@ -4,15 +4,22 @@ validation error as one clear line."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from revops.sim.market import Market
-from revops.sim.scenario import (CLN_DEFAULT_FEE_BASE_MSAT, CLN_DEFAULT_FEE_PPM, Scenario,
-                                 ScenarioError, default_scenario, generate_scenario,
-                                 load_scenario)
+from revops.sim.scenario import (
+    CLN_DEFAULT_FEE_BASE_MSAT,
+    CLN_DEFAULT_FEE_PPM,
+    Scenario,
+    ScenarioError,
+    default_scenario,
+    generate_scenario,
+    load_scenario,
+)
 
 TOML = """
 name = "small"
@@ -259,5 +266,5 @@ def test_generator_sizes_and_determinism() -> None:
 def test_scenario_is_a_frozen_value() -> None:
     s = default_scenario()
     assert isinstance(s, Scenario)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.name = "x"  # type: ignore[misc]
