@@ -2,7 +2,8 @@
 
 A scenario is a TOML or JSON file (same structure; every key optional unless
 marked *required*). Times are days after ``start_time`` unless the key says
-otherwise; amounts carry their unit in the key (``_sat``, ``_msat``).
+otherwise; amounts carry their unit in the key (``_sat``, ``_msat``). The
+example below is complete and loads as it stands (a test checks it).
 
 ```toml
 name = "my-node"                 # default: the file name without extension
@@ -34,7 +35,7 @@ multiplier = 8.0
 [[channels]]                     # one table per channel, in listing order
 name = "src-alpha"               # required, unique; flows refer to it
 peer_alias = "alpha"             # default: name
-peer_id = "02..."                # default: derived from peer_alias
+# peer_id = "02ab..."            # 66 hex digits; default: derived from peer_alias
 capacity_sat = 5000000           # required, > 0
 local_sat = 1000000              # required, 0..capacity_sat
 opener = "local"                 # local | remote
@@ -49,9 +50,14 @@ private = false
 competitors = 3                  # other nodes' channels to this peer
 competitor_fee_ppm = 400         # their fees: lognormal median ...
 competitor_fee_sigma = 0.6       # ... and sigma (also flows' default alternative)
+close_at_day = 9.0               # optional: closed mid-run ...
+close_cause = "remote"           # ... by: local | user | remote
+
+[[channels]]
+name = "sink-beta"
+capacity_sat = 8000000
+local_sat = 6000000
 open_at_day = 2.5                # optional: funded mid-run (not there before)
-close_at_day = 9.0               # optional: closed mid-run
-close_cause = "remote"           # local | user | remote
 
 [[flows]]                        # payment demand in -> out through us
 in = "src-alpha"                 # required channel names

@@ -338,3 +338,36 @@ def test_dev_methods_drive_the_market() -> None:
         assert key in report
     assert {"scid", "name", "peer_id", "revenue_msat", "final_fee_ppm", "fee_updates"} <= \
         set(report["channels"][0])
+
+
+def test_answers_stay_schema_valid_through_every_channel_state() -> None:
+    """Open and close channels and check the channel-listing methods at
+    each state change (each call validates against CLN's schema)."""
+    node = fresh()
+    m = node.market
+    call(TABLE, node, "dev-openchannel", {"peer": "late", "capacity_sat": 2_000_000,
+                                          "local_sat": 0, "opener": "remote", "name": "late"})
+    call(TABLE, node, "dev-closechannel", {"id": "bal-3", "cause": "remote"})
+    seen: set[str] = set()
+    for _ in range(3):  # shutting down, negotiating, complete: seconds apart
+        for method in ("listpeerchannels", "listfunds", "getinfo", "listchannels"):
+            call(TABLE, node, method)
+        seen.add(m.channel_by_name("bal-3").state)
+        m.advance(m.now + 5.5)
+    pending_seen = False
+    for _ in range(130):
+        notes = m.advance(m.now + 600)
+        if not any(t == "channel_state_changed" for t, _ in notes) and seen:
+            continue
+        for method in ("listpeerchannels", "listfunds", "listpeers", "getinfo", "listchannels"):
+            call(TABLE, node, method)
+        seen |= {c.state for c in m.channels if c.name in ("late", "bal-3")}
+        info = call(TABLE, node, "getinfo")
+        pending_seen |= info["num_pending_channels"] == 1
+    assert {"CHANNELD_AWAITING_LOCKIN", "CHANNELD_NORMAL", "CHANNELD_SHUTTING_DOWN",
+            "CLOSINGD_SIGEXCHANGE", "CLOSINGD_COMPLETE", "ONCHAIN", "CLOSED"} <= seen
+    assert pending_seen
+    late = call(TABLE, node, "listpeerchannels", {"short_channel_id": m.channel_by_name("late").scid})
+    assert late["channels"][0]["opener"] == "remote"
+    assert m.channel_by_name("bal-3").scid not in {
+        c["short_channel_id"] for c in call(TABLE, node, "listpeerchannels")["channels"]}

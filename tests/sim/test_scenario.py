@@ -268,3 +268,17 @@ def test_scenario_is_a_frozen_value() -> None:
     assert isinstance(s, Scenario)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.name = "x"  # type: ignore[misc]
+
+
+def test_the_documented_example_loads(tmp_path: Any) -> None:
+    import revops.sim.scenario as module
+    doc = module.__doc__ or ""
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    s = load_scenario(write(tmp_path, "example.toml", example))
+    assert [c.name for c in s.channels] == ["src-alpha", "sink-beta"]
+    assert s.channel("sink-beta").open_at_day == 2.5 and s.flows[0].profile
+    assert s.plugin_options == {"revenue-ops-fee-interval": "600"}
+    m = Market(s, 1)
+    m.advance(m.now + 4 * 86400)
+    assert m.channel_by_name("sink-beta").state == "CHANNELD_NORMAL"
+    assert m.report()["forwards_settled"] > 0
