@@ -52,6 +52,8 @@ class JsonStream:
     def feed(self, data: bytes) -> list[Any]:
         self._buf += data
         if not _could_be_complete(self._buf):
+            if len(self._buf) < 64 and not self._buf.strip():
+                self._buf.clear()  # only separators so far
             return []
         try:
             # The buffer ends in a bracket, which never sits inside a

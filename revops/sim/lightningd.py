@@ -188,6 +188,9 @@ class SimNode:
         self.datastore = Datastore(config.lightning_dir / "datastore.json")
         self.table = table if table is not None else default_table()
         self.plugins: list[Plugin] = []
+        # Every process we started, until reaped: plugins leave ``plugins``
+        # when lightningd lets go of them, but must still be waited for.
+        self._spawned: list[Plugin] = []
         self.startup = True
         self.running = True
         self.steps = 0
@@ -234,6 +237,9 @@ class SimNode:
         await asyncio.gather(*(self._init(p) for p in list(self.plugins)
                                if p.state is PluginState.NEEDS_INIT))
         self.startup = False
+        # One clock call at the start time, so a plugin's first wakeup is known
+        # before the first step (time does not move).
+        self._next_wakeup = await self._simclock(float(self.market.now))
         self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
         self.log.log("lightningd", "info",
                      f"Server started with public key {self.market.node_id}, alias "
@@ -246,6 +252,7 @@ class SimNode:
                         log=self.log, on_exit=self._plugin_gone,
                         on_notify=self._plugin_notify, dynamic_start=dynamic_start)
         self.plugins.append(plugin)
+        self._spawned.append(plugin)
         return plugin
 
     def _send_getmanifest(self, plugin: Plugin) -> None:
@@ -811,6 +818,7 @@ class SimNode:
         self.running = False
         self._stop_requested.set()
         self._server.stop_listening()
+        self.log.log("lightningd", "debug", "JSON-RPC socket closed to new connections")
         if self._clock_task is not None:
             self._clock_task.cancel()
             await asyncio.gather(self._clock_task, return_exceptions=True)
@@ -842,7 +850,10 @@ class SimNode:
                                  "killing.")
         # Give EOF a moment to end the uninterested ones, then make sure.
         await asyncio.gather(*(p.wait_exit(1.0) for p in others))
-        everyone = interested + others
+        await self._reap_all()
+
+    async def _reap_all(self) -> None:
+        everyone, self._spawned = self._spawned, []
         for plugin in everyone:
             plugin.sigkill()
         await asyncio.gather(*(p.aclose() for p in everyone))
@@ -853,9 +864,8 @@ class SimNode:
         self._server.stop_listening()
         if self._clock_task is not None:
             self._clock_task.cancel()
-        for plugin in list(self.plugins):
+        for plugin in self._spawned:
             plugin.exit_level = "debug"
-            plugin.sigkill()
-        await asyncio.gather(*(p.aclose() for p in list(self.plugins)))
+        await self._reap_all()
         await self._server.close(grace=0.0)
         self.log.close()

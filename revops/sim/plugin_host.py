@@ -197,9 +197,12 @@ class Plugin:
         self.gone.set()
 
     def sigkill(self) -> None:
+        # os.kill, not Process.send_signal: Popen.send_signal polls (reaps)
+        # the child behind the loop's child watcher. Until the watcher has
+        # set returncode the pid is still ours (alive or a zombie).
         if self._proc is not None and self._proc.returncode is None:
             try:
-                self._proc.send_signal(signal.SIGKILL)
+                os.kill(self._proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 

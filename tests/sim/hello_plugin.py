@@ -10,7 +10,10 @@ misbehaviour so the tests can make it misbehave on purpose:
 - ``hello-disable=REASON``: answer ``init`` with ``{"disable": REASON}``;
 - ``hello-init-delay=SECONDS``: dawdle in ``init``;
 - ``hello-ignore-shutdown``: stay alive after ``shutdown``;
-- ``hello-wakeup=SECONDS``: ask to be woken that long after each clock call.
+- ``hello-wakeup=SECONDS``: ask to be woken that long after each clock call;
+- ``hello-exit`` / ``hello-garbage``: die, or write non-JSON, mid-command;
+- environment ``HELLO_EXTRA_METHOD=NAME``: also register a method NAME
+  (to clash with a built-in).
 
 ``hello-state`` returns what it saw: init's options and configuration, the
 notifications it got (payloads, for schema checks), its simulated clock.
@@ -86,7 +89,30 @@ def hello_call(plugin: Plugin, method: str, params: Any = None) -> Any:
 @plugin.method("hello-state")
 def hello_state(plugin: Plugin) -> dict[str, Any]:
     """What this plugin has seen so far."""
-    return {**seen, "now": clock.now()}
+    return {**seen, "now": clock.now(), "pid": os.getpid()}
+
+
+@plugin.method("hello-exit")
+def hello_exit(plugin: Plugin, code: int = 3) -> None:
+    """Exits the process at once, without answering."""
+    os._exit(code)
+
+
+@plugin.method("hello-garbage")
+def hello_garbage(plugin: Plugin) -> None:
+    """Writes something that is not JSON to lightningd."""
+    # pyln turns sys.stdout into log lines; write to the real pipe.
+    plugin.stdout.buffer.write(b"this is not json}\n\n")
+    plugin.stdout.flush()
+
+
+def _extra_method(plugin: Plugin) -> dict[str, Any]:
+    """Clashes with a built-in on purpose."""
+    return {}
+
+
+if os.environ.get("HELLO_EXTRA_METHOD"):
+    plugin.add_method(os.environ["HELLO_EXTRA_METHOD"], _extra_method)
 
 
 @plugin.method("hello-log")
