@@ -116,6 +116,8 @@ class Sim:
         self.args = args + list(extra_args)
         self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
+        # Where this run's part of the log starts (a restart appends to it).
+        self._log_offset = 0
         self._stdout_path = self.lightning_dir / "sim.stdout"
         self._stderr_path = self.lightning_dir / "sim.stderr"
 
@@ -124,6 +126,10 @@ class Sim:
     def start(self, timeout: float = 120.0) -> "Sim":
         """Start the node; returns once it serves RPC with plugins initialised."""
         self.lightning_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._log_offset = self.log_path.stat().st_size
+        except FileNotFoundError:
+            self._log_offset = 0
         with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
             self.proc = subprocess.Popen(sim_command(*self.args), stdout=out, stderr=err,
                                          env={**os.environ, **self.env})
@@ -212,9 +218,22 @@ class Sim:
 
     # -- its log ---------------------------------------------------------
 
-    def log_text(self) -> str:
+    def restarted(self) -> "Sim":
+        """A new, not yet started Sim on the same directory with the same
+        arguments (the datastore and the log carry over, as on a real node)."""
+        twin = object.__new__(Sim)
+        twin.__dict__.update(self.__dict__)
+        twin.args, twin.env = list(self.args), dict(self.env)
+        twin.proc, twin._log_offset = None, 0
+        return twin
+
+    def log_text(self, all_runs: bool = False) -> str:
+        """This run's log (or the whole file, with earlier runs in the same dir)."""
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            with open(self.log_path, "rb") as f:
+                if not all_runs:
+                    f.seek(self._log_offset)
+                return f.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return ""
 
