@@ -88,7 +88,7 @@ def p_hours(name: str, value: Any) -> float:
 
 # -- handlers ------------------------------------------------------------------
 
-def _help(node: "SimNode", command: str | None) -> dict[str, Any]:
+def _help(node: SimNode, command: str | None) -> dict[str, Any]:
     entries = node.command_help()
     if command is not None:
         entries = [e for e in entries if e["name"] == command]
@@ -100,7 +100,7 @@ def _help(node: "SimNode", command: str | None) -> dict[str, Any]:
             "format-hint": "simple"}
 
 
-async def _stop(node: "SimNode") -> str:
+async def _stop(node: SimNode) -> str:
     return await node.stop_from_rpc()
 
 
@@ -127,7 +127,7 @@ _SUBCOMMAND_PARAMS = {
 }
 
 
-async def _plugin(node: "SimNode", params: Any) -> dict[str, Any]:
+async def _plugin(node: SimNode, params: Any) -> dict[str, Any]:
     sub = _subcommand(params)
     if sub == "start":
         path, options = _start_params(params)
@@ -175,7 +175,7 @@ def _start_params(params: Any) -> tuple[str, dict[str, str | None]]:
     return bound["plugin"], options
 
 
-def _datastore(node: "SimNode", key: Key, string: str | None, hex: bytes | None,
+def _datastore(node: SimNode, key: Key, string: str | None, hex: bytes | None,
                mode: str, generation: int | None) -> dict[str, Any]:
     if string is not None:
         if hex is not None:
@@ -188,29 +188,29 @@ def _datastore(node: "SimNode", key: Key, string: str | None, hex: bytes | None,
     return node.datastore.store(key, data, mode, generation)
 
 
-def _listdatastore(node: "SimNode", key: Key | None) -> dict[str, Any]:
+def _listdatastore(node: SimNode, key: Key | None) -> dict[str, Any]:
     return {"datastore": node.datastore.listing(key)}
 
 
-def _deldatastore(node: "SimNode", key: Key, generation: int | None) -> dict[str, Any]:
+def _deldatastore(node: SimNode, key: Key, generation: int | None) -> dict[str, Any]:
     return node.datastore.delete(key, generation)
 
 
-def _datastoreusage(node: "SimNode", key: Key | None) -> dict[str, Any]:
+def _datastoreusage(node: SimNode, key: Key | None) -> dict[str, Any]:
     if key is not None and key[0] == "":
         key = None
     return {"datastoreusage": {"key": "[" + ",".join(key or ()) + "]",
                                "total_bytes": node.datastore.usage(key)}}
 
 
-def _notifications(node: "SimNode", enable: bool) -> dict[str, Any]:
+def _notifications(node: SimNode, enable: bool) -> dict[str, Any]:
     conn = current_connection.get()
     if conn is not None:
         conn.notifications_enabled = enable
     return {}
 
 
-async def _dev_advance(node: "SimNode", hours: float) -> dict[str, Any]:
+async def _dev_advance(node: SimNode, hours: float) -> dict[str, Any]:
     return await node.advance(hours * 3600.0)
 
 

@@ -37,8 +37,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from revops.sim.jsonstream import JsonStream, JsonStreamError
 from revops.sim.lightningd import NodeConfig, SimNode, StartupError, prepare_loop
@@ -98,7 +99,7 @@ def _seed(text: str) -> int:
 
 def _option(text: str) -> tuple[str, str | None]:
     key, eq, value = text.partition("=")
-    key = key[2:] if key.startswith("--") else key
+    key = key.removeprefix("--")
     if not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
     return key, (value if eq else None)
@@ -260,8 +261,8 @@ def summary_table(report: dict[str, Any], top: int = 10) -> str:
     def msat(v: int) -> str:
         return f"{v:,} msat"
 
-    lines = [f"revops-sim: {report['scenario']} (seed {report['seed']}), "
-             f"{report['days']:.2f} days in {report.get('wall_seconds', 0):.1f} s wall",
+    lines = [(f"revops-sim: {report['scenario']} (seed {report['seed']}), "
+              f"{report['days']:.2f} days in {report.get('wall_seconds', 0):.1f} s wall"),
              f"  {'revenue':<20}{msat(report['revenue_msat']):>24}",
              f"  {'rebalance cost':<20}{msat(report['rebalance_cost_msat']):>24}",
              f"  {'net':<20}{msat(report['net_msat']):>24}",
@@ -273,7 +274,7 @@ def summary_table(report: dict[str, Any], top: int = 10) -> str:
         lines.append(f"  {'scid':<16}{'channel':<22}{'revenue_msat':>16}{'fee_ppm':>9}"
                      f"{'updates':>9}")
         for c in channels:
-            lines.append(f"  {str(c['scid']):<16}{str(c.get('name', ''))[:21]:<22}"
+            lines.append(f"  {c['scid']!s:<16}{str(c.get('name', ''))[:21]:<22}"
                          f"{c['revenue_msat']:>16,}{c['final_fee_ppm']:>9}"
                          f"{c['fee_updates']:>9}")
     return "\n".join(lines)

@@ -32,8 +32,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
 
 from pyln.client import LightningRpc
 
@@ -77,7 +79,7 @@ def run_sim(*args: str, timeout: float = 300.0, env: Mapping[str, str] | None = 
     """Run ``revops-sim ARGS`` to completion; stdout/stderr captured as text."""
     full_env = None if env is None else {**os.environ, **env}
     return subprocess.run(sim_command(*args), capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=cwd)
+                          timeout=timeout, env=full_env, cwd=cwd, check=False)
 
 
 class Sim:
@@ -123,7 +125,7 @@ class Sim:
 
     # -- lifecycle -------------------------------------------------------
 
-    def start(self, timeout: float = 120.0) -> "Sim":
+    def start(self, timeout: float = 120.0) -> Sim:
         """Start the node; returns once it serves RPC with plugins initialised."""
         self.lightning_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -144,10 +146,11 @@ class Sim:
             time.sleep(0.02)
         return self
 
-    def __enter__(self) -> "Sim":
+    def __enter__(self) -> Self:
         return self.start() if self.proc is None else self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.stop()
         else:
@@ -218,7 +221,7 @@ class Sim:
 
     # -- its log ---------------------------------------------------------
 
-    def restarted(self) -> "Sim":
+    def restarted(self) -> Sim:
         """A new, not yet started Sim on the same directory with the same
         arguments (the datastore and the log carry over, as on a real node)."""
         twin = object.__new__(Sim)

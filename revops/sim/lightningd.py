@@ -43,9 +43,10 @@ import shutil
 import sys
 import traceback
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from revops.clock import SIMCLOCK_METHOD
 from revops.sim import builtin_rpc
@@ -67,6 +68,7 @@ from revops.sim.plugin_host import (
     PluginState,
     notification_bytes,
     plugin_env,
+    split_command,
 )
 from revops.sim.plugin_manifest import (
     LIGHTNINGD_OPTIONS,
@@ -123,7 +125,7 @@ class NodeConfig:
 @dataclass
 class _AdvanceJob:
     seconds: float
-    done: "asyncio.Future[dict[str, Any]]"
+    done: asyncio.Future[dict[str, Any]]
     progress: Callable[[float], None] | None = None
 
 
@@ -259,22 +261,23 @@ class SimNode:
         _, fut = plugin.request("getmanifest",
                                 {"allow-deprecated-apis": self.config.allow_deprecated_apis})
         plugin.state = PluginState.AWAITING_GETMANIFEST_RESPONSE
-        plugin.manifest_future = fut  # type: ignore[attr-defined]
+        plugin.manifest_future = fut
 
-    async def _deadline(self, plugin: Plugin, fut: "asyncio.Future[dict[str, Any]]",
+    async def _deadline(self, plugin: Plugin, fut: asyncio.Future[dict[str, Any]],
                         timeout: float) -> dict[str, Any] | None:
         """The answer, or None once the plugin is killed for being late
         (fatal at startup, as lightningd's plugin_manifest_timeout)."""
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             plugin.kill(f"timed out {plugin.state.value}", "unusual")
             if self.startup:
                 raise StartupError("Can't recover from plugin failure, terminating.") from None
             return None
 
     async def _await_manifest(self, plugin: Plugin) -> bool:
-        response = await self._deadline(plugin, plugin.manifest_future,  # type: ignore
+        assert plugin.manifest_future is not None
+        response = await self._deadline(plugin, plugin.manifest_future,
                                         self.config.manifest_timeout)
         if response is None or plugin.dead:
             return False
@@ -456,17 +459,14 @@ class SimNode:
     async def _start_dynamic(self, command: str, options: Mapping[str, str | None],
                              raise_errors: bool) -> Plugin | None:
         try:
-            argv0 = command.split()[0] if command.strip() else ""
-        except ValueError:
-            argv0 = ""
-        if not argv0 or shutil.which(argv0) is None:
+            argv = split_command(command)
+        except ValueError as e:
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{command}: {e}") from None
+        if shutil.which(argv[0]) is None:
             raise RpcError(JSONRPC2_INVALID_PARAMS,
                            f"{command} is not executable: No such file or directory")
         env = plugin_env(os.environ, float(self.market.now))
-        try:
-            plugin = self._new_plugin(command, env, dynamic_start=True)
-        except ValueError as e:
-            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{command}: {e}") from None
+        plugin = self._new_plugin(command, env, dynamic_start=True)
         if any(p is not plugin and p.path == plugin.path for p in self.plugins):
             self.plugins.remove(plugin)
             raise RpcError(JSONRPC2_INVALID_PARAMS, f"{plugin.path}: already registered")
@@ -524,7 +524,7 @@ class SimNode:
                     # Its stdout closes too; let the reader report the exit.
                     try:
                         await asyncio.wait_for(plugin.gone.wait(), 5.0)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 if not plugin.dead:
                     self.log.log(plugin.log_source, "unusual",
@@ -611,7 +611,7 @@ class SimNode:
             return {"jsonrpc": "2.0", "id": request.id, "result": result}
         except RpcError as e:
             return {"jsonrpc": "2.0", "id": request.id, "error": e.to_json()}
-        except Exception as e:  # a sim bug: say so, keep serving
+        except Exception as e:  # noqa: BLE001 - a sim bug: say so, keep serving
             self.log.log("lightningd", "broken",
                          f"{request.method} crashed: {_one_line(traceback.format_exc())}")
             return {"jsonrpc": "2.0", "id": request.id,
@@ -634,8 +634,12 @@ class SimNode:
         return {**response, "id": request.id}
 
     def _validate(self, part: str, name: str, obj: Any) -> None:
-        from revops.sim.schemas import SchemaViolation, has_schema, validate_notification
-        from revops.sim.schemas import validate_response
+        from revops.sim.schemas import (
+            SchemaViolation,
+            has_schema,
+            validate_notification,
+            validate_response,
+        )
         try:
             if part == "notification":
                 if has_schema(f"notification/{name}"):
@@ -663,7 +667,7 @@ class SimNode:
                         data = notification_bytes(topic, payload)
                     plugin.send_bytes(data)
 
-    def changed(self) -> "asyncio.Future[None]":
+    def changed(self) -> asyncio.Future[None]:
         """Resolves after the next market advance (``wait`` uses it)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._changed.append(fut)
@@ -720,7 +724,7 @@ class SimNode:
                 if not job.done.done():
                     job.done.set_exception(RpcError(LIGHTNINGD, "lightningd is shutting down"))
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - it goes to whoever asked
                 if not job.done.done():
                     job.done.set_exception(e)
             else:

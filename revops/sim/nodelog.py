@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 # Ordered as lightningd's enum log_level.
 LEVELS = ("io", "trace", "debug", "info", "unusual", "broken")
@@ -45,7 +46,7 @@ def at_least(level: str, floor: str) -> bool:
 
 
 def iso_time(t: float) -> str:
-    stamp = _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc)
+    stamp = _dt.datetime.fromtimestamp(t, tz=_dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
@@ -65,7 +66,8 @@ class NodeLog:
         self._stream = stream if stream is not None else sys.stderr
         # Line-buffered so a test (or an operator's tail -f) sees each line as written.
         self._file: TextIO | None = (
-            open(path, "a", encoding="utf-8", buffering=1) if path is not None else None)
+            open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by close()
+            if path is not None else None)
 
     def log(self, source: str, level: str, message: str) -> None:
         line = f"{iso_time(self._clock())} {_COLUMN[level]} {source}: {message}"
@@ -86,6 +88,7 @@ def echo_at_least(floor: str) -> Callable[[str, str, str], bool]:
     why the plugin's work stopped)."""
 
     def rule(source: str, level: str, message: str) -> bool:
-        return at_least(level, floor) or message.startswith("Killing plugin")
+        return at_least(level, floor) or (
+            at_least(level, "info") and message.startswith("Killing plugin"))
 
     return rule

@@ -34,8 +34,9 @@ import os
 import shlex
 import shutil
 import signal
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from revops.clock import SIMCLOCK_ENV
 from revops.sim.jsonrpc import PLUGIN_TERMINATED
@@ -108,8 +109,8 @@ class Plugin:
     """
 
     def __init__(self, command: str, *, lightning_dir: Path, env: Mapping[str, str],
-                 log: NodeLog, on_exit: Callable[["Plugin", str], None],
-                 on_notify: Callable[["Plugin", str, dict[str, Any]], None],
+                 log: NodeLog, on_exit: Callable[[Plugin, str], None],
+                 on_notify: Callable[[Plugin, str, dict[str, Any]], None],
                  dynamic_start: bool = False) -> None:
         self.command = command
         self.argv = split_command(command)
@@ -118,6 +119,7 @@ class Plugin:
         self.log_source = f"plugin-{self.shortname}"
         self.state = PluginState.UNCONFIGURED
         self.manifest = Manifest()
+        self.manifest_future: asyncio.Future[dict[str, Any]] | None = None
         self.option_values: dict[str, list[str | None]] = {}
         self.dynamic_start = dynamic_start
         self.nonnumericids = False
@@ -169,7 +171,7 @@ class Plugin:
             return True
         try:
             await asyncio.wait_for(self._exited.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -324,9 +326,7 @@ class Plugin:
             return self._log_notification(params)
         if not isinstance(params, dict):
             params = {"payload": params}
-        if method in ("message", "progress"):
-            self._on_notify(self, method, params)
-        elif method in self.manifest.notifications:
+        if method in ("message", "progress") or method in self.manifest.notifications:
             self._on_notify(self, method, params)
         else:
             self._log.log(self.log_source, "unusual",

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 OPTION_TYPES = ("string", "int", "bool", "flag")
 
@@ -167,7 +168,7 @@ def check_option_value(spec: OptionSpec, text: str | None) -> str | None:
 def _strtol(m: re.Match[str]) -> int:
     sign, digits = m.group(1), m.group(2)
     if digits[:2] in ("0x", "0X"):
-        value = int(digits[2:], 16)
+        value = int(digits, 16)
     elif len(digits) > 1 and digits[0] == "0":
         value = int(digits, 8)
     else:

@@ -23,9 +23,10 @@ import asyncio
 import contextvars
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from revops.sim.jsonrpc import JSONRPC2_INVALID_REQUEST
 from revops.sim.jsonstream import JsonStream, JsonStreamError, encode

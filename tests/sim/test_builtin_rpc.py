@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pyln.client import RpcError
@@ -214,6 +215,14 @@ def test_dev_advance_moves_the_clock_and_wakes_waiters(sim_factory) -> None:
         assert summary["notifications"] > 0
         validate_response("wait", woke)
         assert woke["created"] == created + 1
+
+
+def test_serve_speed_moves_the_clock_by_itself(sim_factory) -> None:
+    with sim_factory(speed=36000) as sim:  # ten simulated hours per second
+        woke = sim.rpc.call("wait", {"subsystem": "forwards", "indexname": "created",
+                                     "nextvalue": 3})
+        validate_response("wait", woke)
+        assert woke["created"] == 3
 
 
 def test_rpc_faults_apply_but_not_to_sim_controls(sim_factory) -> None:
