@@ -91,4 +91,5 @@ def _clip(text: str, limit: int = 200) -> str:
 def encode(obj: Any) -> bytes:
     """One message as lightningd writes it: compact JSON, then ``\\n\\n``
     (pyln's readers split on it; JSON never holds a raw newline)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8") + b"\n\n"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from revops.sim.jsonrpc import JSONRPC2_INVALID_REQUEST
+from revops.sim.jsonrpc import JSONRPC2_INVALID_REQUEST, LIGHTNINGD
 from revops.sim.jsonstream import JsonStream, JsonStreamError, encode
 from revops.sim.nodelog import NodeLog
 
@@ -68,8 +68,17 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send(self, message: dict[str, Any]) -> None:
+        try:
+            data = encode(message)
+        except (TypeError, ValueError) as e:
+            # NaN or a non-JSON value in an answer: a sim bug, but the
+            # client still gets an answer rather than waiting forever.
+            self._log.log("lightningd", "broken", f"unserialisable answer: {e}")
+            data = encode(error_response(message.get("id"), LIGHTNINGD,
+                                         f"revops-sim internal error: unserialisable "
+                                         f"answer: {e}"))
         if not self._writer.is_closing():
-            self._writer.write(encode(message))
+            self._writer.write(data)
 
     async def serve(self) -> None:
         stream = JsonStream()
