@@ -372,5 +372,6 @@ def plugin_env(base: Mapping[str, str], sim_now: float) -> dict[str, str]:
 
 
 def notification_bytes(topic: str, payload: dict[str, Any]) -> bytes:
-    """A native notification as v26.06 sends it: the payload under the topic."""
+    """A native notification as v26.06 sends it: the payload under the topic
+    (``notify_start``; no flat/``payload`` copy, whatever allow-deprecated-apis)."""
     return encode({"jsonrpc": "2.0", "method": topic, "params": {topic: payload}})

@@ -13,7 +13,7 @@ misbehaviour so the tests can make it misbehave on purpose:
 - ``hello-wakeup=SECONDS``: ask to be woken that long after each clock call;
 - ``hello-exit`` / ``hello-garbage``: die, or write non-JSON, mid-command;
 - environment ``HELLO_EXTRA_METHOD=NAME``: also register a method NAME
-  (to clash with a built-in).
+  (to clash with a built-in); ``HELLO_STATIC=1``: not a dynamic plugin.
 
 ``hello-state`` returns what it saw: init's options and configuration, the
 notifications it got (payloads, for schema checks), its simulated clock.
@@ -32,7 +32,7 @@ from pyln.client import Plugin
 
 from revops.clock import SIMCLOCK_ENV, SIMCLOCK_METHOD, clock_from_env
 
-plugin = Plugin(dynamic=True)
+plugin = Plugin(dynamic=not os.environ.get("HELLO_STATIC"))
 clock = clock_from_env()
 seen: dict[str, Any] = {"notifications": [], "simclock_calls": 0, "init": None}
 
@@ -113,6 +113,14 @@ def _extra_method(plugin: Plugin) -> dict[str, Any]:
 
 if os.environ.get("HELLO_EXTRA_METHOD"):
     plugin.add_method(os.environ["HELLO_EXTRA_METHOD"], _extra_method)
+
+
+@plugin.method("hello-chatty")
+def hello_chatty(plugin: Plugin, request: Any, steps: int = 3) -> dict[str, Any]:
+    """Sends {steps} messages to the caller before answering."""
+    for i in range(steps):
+        request.notify(f"step {i}")
+    return {"steps": steps}
 
 
 @plugin.method("hello-log")

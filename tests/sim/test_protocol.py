@@ -193,6 +193,16 @@ def test_command_round_trip_named_positional_and_errors(sim_factory, hello_plugi
         assert usage and usage[0]["category"] == "plugin"
 
 
+def test_command_messages_reach_a_client_that_asked_for_them(sim_factory,
+                                                              hello_plugin) -> None:
+    with sim_factory(plugins=[hello_plugin]) as sim:
+        rpc, got = sim.rpc, []
+        with rpc.notify(lambda message, progress, request, **kw: got.append(message)):
+            assert rpc.call("hello-chatty", {"steps": 3}) == {"steps": 3}
+        assert got == ["step 0", "step 1", "step 2"]
+        assert rpc.call("hello-chatty", {"steps": 2}) == {"steps": 2}  # not asked: none
+
+
 def test_notifications_reach_the_subscriber_schema_valid(sim_factory, hello_plugin) -> None:
     with sim_factory(plugins=[hello_plugin]) as sim:
         sim.advance(hours=2)
@@ -262,6 +272,21 @@ def test_plugin_start_and_its_errors(sim_factory, hello_plugin) -> None:
         with pytest.raises(RpcError) as err:
             sim.rpc.plugin("stop", "nosuch.py")
         assert err.value.error == {"code": -32602, "message": "Could not find plugin nosuch.py"}
+
+
+def test_a_static_plugin_cannot_be_managed_at_runtime(sim_factory, hello_plugin) -> None:
+    path = hello_plugin.split()[-1]
+    with sim_factory(plugins=[hello_plugin], env={"HELLO_STATIC": "1"}) as sim:
+        assert sim.rpc.plugin("list")["plugins"][0]["dynamic"] is False
+        with pytest.raises(RpcError) as err:
+            sim.rpc.plugin("stop", HELLO)
+        assert err.value.error == {"code": -32602, "message":
+                                   f"{HELLO} cannot be managed when lightningd is up"}
+        sim.rpc.plugin("list")  # still there
+    with sim_factory(env={"HELLO_STATIC": "1"}) as sim:
+        with pytest.raises(RpcError) as err:
+            sim.rpc.plugin("start", hello_plugin)
+        assert err.value.error == {"code": -3, "message": f"{path}: Not a dynamic plugin"}
 
 
 def test_plugin_stop_sends_shutdown_and_rpc_keeps_working(sim_factory, hello_plugin) -> None:
