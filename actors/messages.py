@@ -1,0 +1,113 @@
+"""Messages between revops actors: frozen dataclasses, never mutated after
+sending (pykka does not copy them).
+
+The exception is a command's ``request`` (pyln's ``Request``): it travels
+as a reply handle, and exactly one actor answers it with ``set_result`` or
+``set_exception`` (pyln serialises its stdout writes, so any thread may).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pykka
+
+from revops.config import ConfigSnapshot
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Run one cycle at ``now``. ``ack`` (a pykka future) is set when the
+    cycle has finished, whatever its outcome."""
+
+    now: float
+    ack: pykka.Future[Any] | None = None
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A barrier: answered once everything queued before it is handled."""
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    snapshot: ConfigSnapshot
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """The current refs of the shared actors (they change on a restart)."""
+
+    rpc: pykka.ActorRef[Any]
+    store: pykka.ActorRef[Any]
+    peers: Mapping[str, pykka.ActorRef[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Raise in the receiver (dev/test only: proves supervision works)."""
+
+    reason: str = "crash requested"
+
+
+class CrashRequested(RuntimeError):
+    """What an actor raises on :class:`Crash`."""
+
+
+@dataclass(frozen=True)
+class CycleDone:
+    """A coordinator reports a finished cycle upward (tell)."""
+
+    name: str
+    now: float
+    seconds: float
+    ok: bool
+    summary: Mapping[str, Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ChildFailed:
+    """A child reports its own crash upward from ``on_failure`` (tell)."""
+
+    name: str
+    error: str
+
+
+@dataclass(frozen=True)
+class ChildDegraded:
+    """A parent gave up on one of its children (restart budget spent)."""
+
+    name: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``revenue-*`` command: already-parsed ``params`` and the pyln
+    request to answer. ``now`` is when it arrived."""
+
+    name: str
+    params: Mapping[str, Any]
+    request: Any
+    now: float
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A lightningd notification (``forward_event``, ...) and its payload."""
+
+    topic: str
+    payload: Mapping[str, Any]
+    now: float
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Move time to ``now`` and fire what is due. With a ``request`` (the
+    simclock protocol) answer it once every fired cycle has finished."""
+
+    now: float
+    request: Any = None

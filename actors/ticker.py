@@ -1,0 +1,181 @@
+"""Timers: the Ticker actor fires ``Tick(now)`` at each coordinator on its
+interval, and the WallTimer thread drives it on a real node.
+
+Time comes from one injected clock, in ``Advance(now)`` messages:
+
+- real node: a WallTimer thread tells ``Advance(clock.now())`` every second;
+  the Ticker fires what is due and never waits, but does not fire a
+  coordinator whose previous cycle has not finished (no overlap, no queue
+  of stale ticks);
+- under revops-sim (the simclock protocol, see ``revops/clock.py``): an
+  ``Advance`` carries the ``simclock-advance`` request; the Ticker fires what
+  is due, waits for those cycles to finish, then passes a barrier through
+  every coordinator (so notifications delivered before the tick are
+  handled), and only then answers with the next wake-up time. That makes a
+  simulated run the same for the same seed on any machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Mapping
+
+import pykka
+
+from actors.messages import Advance, ConfigChanged, Ping, Tick
+from revops.clock import Clock
+from revops.config import ConfigSnapshot
+
+log = logging.getLogger("revops.ticker")
+
+# Which coordinator runs at which interval (config keys), in firing order:
+# the mempool reading first, so a fee cycle at the same instant sees it.
+SCHEDULE: tuple[tuple[str, str], ...] = (
+    ("mempool", "fee-interval"),
+    ("flow", "flow-interval"),
+    ("fee", "fee-interval"),
+    ("rebalance", "rebalance-interval"),
+)
+
+# Driven mode: how long to wait for fired cycles (a stuck cycle must not
+# hang the simulation forever; it is reported instead).
+DRIVEN_WAIT = 600.0
+
+
+class Ticker(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(self, config: ConfigSnapshot, start: float, driven: bool) -> None:
+        super().__init__()
+        self.config = config
+        self.driven = driven
+        self.refs: dict[str, pykka.ActorRef[Any]] = {}
+        self.next_due: dict[str, float] = {name: start for name, _ in SCHEDULE}
+        self.last_fired: dict[str, float] = {}
+        self.pending: dict[str, tuple[pykka.ActorRef[Any], pykka.Future[Any]]] = {}
+        self.now = start
+
+    def set_coordinators(self, refs: Mapping[str, pykka.ActorRef[Any]]) -> None:
+        self.refs = dict(refs)
+
+    def force(self, name: str) -> None:
+        """Make ``name`` due at the next advance (an immediate re-price)."""
+        self.next_due[name] = self.now
+
+    def schedule(self) -> dict[str, Any]:
+        return {"now": self.now, "next_due": dict(self.next_due),
+                "running": sorted(self.pending)}
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Advance):
+            return self._advance(message)
+        if isinstance(message, ConfigChanged):
+            self.config = message.snapshot
+            for name, key in SCHEDULE:
+                if name in self.last_fired:
+                    self.next_due[name] = self.last_fired[name] + float(self.config[key])
+            return None
+        if isinstance(message, Ping):
+            return True
+        return super().on_receive(message)
+
+    def _running(self, name: str) -> bool:
+        entry = self.pending.get(name)
+        if entry is None:
+            return False
+        ref, fut = entry
+        if ref is not self.refs.get(name) or not ref.is_alive():
+            # Restarted or gone: its cycle will never ack.
+            del self.pending[name]
+            return False
+        try:
+            fut.get(timeout=0)
+        except pykka.Timeout:
+            return True
+        del self.pending[name]
+        return False
+
+    @staticmethod
+    def _await(ref: pykka.ActorRef[Any], fut: pykka.Future[Any]) -> bool:
+        """Wait for a fired cycle; False if its actor died without running it."""
+        waited = 0.0
+        while waited < DRIVEN_WAIT:
+            try:
+                fut.get(timeout=0.05)
+                return True
+            except pykka.Timeout:
+                waited += 0.05
+            if not ref.is_alive():
+                try:
+                    fut.get(timeout=0)
+                    return True
+                except pykka.Timeout:
+                    return False
+        log.error("a cycle did not finish within %ss of a simulated tick", DRIVEN_WAIT)
+        return True
+
+    def _advance(self, msg: Advance) -> None:
+        self.now = max(self.now, msg.now)
+        now = self.now
+        fired: list[str] = []
+        for name, key in SCHEDULE:
+            ref = self.refs.get(name)
+            if ref is None or self.next_due[name] > now or self._running(name):
+                continue
+            ack: pykka.Future[Any] = pykka.ThreadingFuture()
+            try:
+                ref.tell(Tick(now, ack))
+            except pykka.ActorDeadError:
+                continue
+            self.pending[name] = (ref, ack)
+            self.last_fired[name] = now
+            self.next_due[name] = now + float(self.config[key])
+            fired.append(name)
+        if msg.request is None:
+            return None
+        # Driven: wait for what we fired, then a barrier through everyone.
+        for name in fired:
+            ref, fut = self.pending.pop(name)
+            if not self._await(ref, fut):
+                # It died before running the tick (pykka drops a dead
+                # actor's tells): its replacement runs at the next advance.
+                self.next_due[name] = now
+        barrier = []
+        for ref in self.refs.values():
+            try:
+                barrier.append(ref.ask(Ping(), block=False))
+            except pykka.ActorDeadError:
+                pass
+        try:
+            pykka.get_all(barrier, timeout=DRIVEN_WAIT)
+        except (pykka.Timeout, pykka.ActorDeadError):
+            log.error("barrier at simulated tick %s did not complete", now)
+        msg.request.set_result({"now": now, "next_wakeup": min(self.next_due.values())})
+        return None
+
+
+class WallTimer:
+    """A thread that tells ``Advance(clock.now())`` every ``period`` seconds."""
+
+    def __init__(self, clock: Clock, target: pykka.ActorRef[Any], period: float = 1.0) -> None:
+        self._clock = clock
+        self._target = target
+        self._period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="revops-timer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            try:
+                self._target.tell(Advance(self._clock.now()))
+            except pykka.ActorDeadError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2 * self._period + 1)
