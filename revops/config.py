@@ -297,8 +297,10 @@ def build_startup_config(options: Mapping[str, Any],
         if raw is None or (spec.kind == "str" and raw == "" and spec.default == ""):
             continue
         value = spec.parse(raw)
-        option_values[key] = value
+        # lightningd passes every option's default in init; only a value
+        # that differs from it is the operator's choice.
         if value != spec.default:
+            option_values[key] = value
             values[key] = value
             sources[key] = "option"
     ignored: list[str] = []

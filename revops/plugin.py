@@ -154,7 +154,7 @@ class RevopsPlugin:
 
     def _disable(self, reason: str) -> dict[str, Any]:
         self.disabled = reason
-        log.error("disabling revops: %s", reason)
+        log.warning("disabling revops: %s", reason)
         return {"disable": reason}
 
     # -- commands -------------------------------------------------------------------
