@@ -8,8 +8,10 @@ what only the pool has (bounded threads, fairness, shutdown, debug checks).
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -463,6 +465,73 @@ def test_actors_run_on_pool_workers_only(pool: ActorPool) -> None:
     assert threading.active_count() <= before
     assert {n.rsplit("-", 1)[0] for n in names} == {"test-pool"}
     assert len(set(names)) <= POOL_SIZE
+
+
+def test_message_arriving_as_a_run_ends_is_not_lost(pool: ActorPool) -> None:
+    # The "lost wakeup" window: a run found the mailbox empty and has not
+    # yet given back its token when a sender appends and fails to take the
+    # token. The run must look again after giving it back. The deque below
+    # sends that message exactly inside the window, from the worker itself.
+    late_handled = threading.Event()
+
+    class Window(deque):  # type: ignore[type-arg]
+        def __init__(self) -> None:
+            super().__init__()
+            self.inject: Any = None
+
+        def popleft(self) -> Any:
+            try:
+                return super().popleft()
+            except IndexError:
+                if self.inject is not None:
+                    ref, self.inject = self.inject, None
+                    ref.tell("late")
+                raise
+
+    class Late(PooledActor):
+        actor_pool = pool
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.actor_inbox._mail = self.window = Window()
+
+        def on_receive(self, message: Any) -> Any:
+            if message == "arm":
+                self.window.inject = self.actor_ref
+            elif message == "late":
+                late_handled.set()
+
+    ref = Late.start()
+    ref.ask("arm", timeout=WAIT)
+    # Nothing else is sent: only the run's second look can handle "late".
+    assert late_handled.wait(WAIT)
+
+
+def test_many_senders_many_actors_every_ask_answered(pool: ActorPool) -> None:
+    # Tiny switch interval: threads interleave inside the scheduler often.
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        Rec = recorder(PooledActor)
+        refs = [Rec.start_on(pool) for _ in range(20)]
+        errors: list[BaseException] = []
+
+        def ping_pong(offset: int) -> None:
+            try:
+                for i in range(300):
+                    ref = refs[(offset + i) % len(refs)]
+                    assert ref.ask(i, timeout=WAIT) == ("got", i)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ping_pong, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
 
 
 def test_concurrency_is_bounded_by_pool_size(pool: ActorPool) -> None:
