@@ -10,26 +10,11 @@ is accepted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from revops.jsonrpc import Param, opt, p_any, p_enum, p_string, req, usage
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str
-    params: tuple[Param, ...]
-    description: str
-    # The actor that answers: "supervisor" or a coordinator's name.
-    route: str = "supervisor"
-    dev: bool = False  # only under revops-sim
-
-    @property
-    def usage(self) -> str:
-        return usage(self.params)
+from revops.commandspec import CommandSpec
+from revops.jsonrpc import opt, p_any, p_enum, p_string, req
 
 
-COMMANDS: tuple[CommandSpec, ...] = (
+BACKBONE_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "revenue-status", (),
         "Health of revops: version, uptime, dry-run, config generation, database, "
@@ -51,6 +36,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Crash an actor on purpose (store, rpc, ticker, mempool, flow, fee, rebalance, "
         "or channel:<scid>) to exercise supervision. Only under revops-sim.", dev=True),
 )
+
+
+def _feature_commands() -> tuple[CommandSpec, ...]:
+    from revops.features import FEATURES
+    return tuple(cmd for feature in FEATURES for cmd in feature.commands)
+
+
+COMMANDS: tuple[CommandSpec, ...] = BACKBONE_COMMANDS + _feature_commands()
 
 
 def routes(commands: tuple[CommandSpec, ...] = COMMANDS) -> dict[str, str]:

@@ -54,6 +54,12 @@ class Metrics:
                                        "Wall time of one coordinator cycle", ["coordinator"],
                                        buckets=_CYCLE_BUCKETS, registry=r)
 
+        # Each feature's own series, as metrics.<feature name>.
+        from revops.features import FEATURES
+        for feature in FEATURES:
+            if feature.metrics is not None:
+                setattr(self, feature.name, feature.metrics(r))
+
     def sample(self, name: str, labels: dict[str, str] | None = None) -> float | None:
         return self.registry.get_sample_value(name, labels or {})
 

@@ -1,0 +1,1 @@
+"""The rebalancer: EV-priced circular rebalancing under a budget that holds (pure logic)."""

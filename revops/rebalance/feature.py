@@ -1,0 +1,7 @@
+"""What the rebalance feature adds to the plugin: tunables, commands, metrics."""
+
+from __future__ import annotations
+
+from revops.features import Feature
+
+FEATURE = Feature("rebalance")
