@@ -70,4 +70,5 @@ class ChannelActor(PooledActor):
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
         if self._parent is not None:
             self._parent.tell(ChildFailed(f"channel:{self.scid}",
-                                          f"{getattr(exc_type, '__name__', exc_type)}: {exc_value}"))
+                                          f"{getattr(exc_type, '__name__', exc_type)}: {exc_value}",
+                                          self.actor_urn))

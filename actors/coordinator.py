@@ -152,4 +152,5 @@ class Coordinator(pykka.ThreadingActor):
 
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
         if self.parent is not None:
-            self.parent.tell(ChildFailed(self.name, f"{exc_type.__name__}: {exc_value}"))
+            self.parent.tell(ChildFailed(self.name, f"{exc_type.__name__}: {exc_value}",
+                                         self.actor_urn))

@@ -32,6 +32,18 @@ from revops.supervision import RestartBudget
 log = logging.getLogger("revops.fee")
 
 
+def gather(futures: Mapping[str, pykka.Future[Any]]) -> dict[str, Any]:
+    """Fan-in: every channel's answer; a channel that died meanwhile is left
+    out (its ChildFailed brings it back), never failing the whole cycle."""
+    out = {}
+    for scid, fut in futures.items():
+        try:
+            out[scid] = fut.get(timeout=ASK_TIMEOUT)
+        except pykka.ActorDeadError:
+            continue
+    return out
+
+
 class FeeCoordinator(Coordinator):
     name = "fee"
 
@@ -114,20 +126,19 @@ class FeeCoordinator(Coordinator):
         self.rpc_error_logged = False
         open_channels = active(parse_channels(res.result))
         opened, closed = self.reconcile(open_channels)
-        futures = []
-        for scid, ref in self.channels.items():
-            try:
-                futures.append(ref.ask(Observe(open_channels[scid], now), block=False))
-            except pykka.ActorDeadError:
-                pass
-        answers = pykka.get_all(futures, timeout=ASK_TIMEOUT)
+        for scid, ref in list(self.channels.items()):
+            if not ref.is_alive():  # crashed; its report may still be on its way
+                self._channel_failed(scid, "found dead at cycle start")
+        answers = gather({scid: ref.ask(Observe(open_channels[scid], now), block=False)
+                          for scid, ref in self.channels.items() if ref.is_alive()})
         return {"channels": len(self.channels), "opened": len(opened), "closed": len(closed),
                 "observed": len(answers), "degraded_channels": len(self.degraded)}
 
     # -- supervision of channel actors -------------------------------------------------
     def handle(self, message: Any) -> Any:
         if isinstance(message, ChildFailed) and message.name.startswith("channel:"):
-            return self._channel_failed(message.name.split(":", 1)[1], message.error)
+            return self._channel_failed(message.name.split(":", 1)[1], message.error,
+                                        message.urn)
         return super().handle(message)
 
     def on_receive(self, message: Any) -> Any:
@@ -138,9 +149,10 @@ class FeeCoordinator(Coordinator):
             return None
         return super().on_receive(message)
 
-    def _channel_failed(self, scid: str, error: str) -> None:
-        if scid not in self.channels:
-            return
+    def _channel_failed(self, scid: str, error: str, urn: str | None = None) -> None:
+        ref = self.channels.get(scid)
+        if ref is None or (urn is not None and ref.actor_urn != urn):
+            return  # closed meanwhile, or about an incarnation already replaced
         budget = self.budgets.get(scid) or RestartBudget(
             int(self.config["actor-restart-limit"]), float(self.config["actor-restart-window"]))
         budget, allowed = budget.try_restart(self.last_now)

@@ -74,6 +74,7 @@ class ChildFailed:
 
     name: str
     error: str
+    urn: str | None = None  # which incarnation crashed: reports about a replaced one are stale
 
 
 @dataclass(frozen=True)

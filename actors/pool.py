@@ -266,6 +266,9 @@ class ActorPool:
         Must not be called from a pooled actor of this pool (it waits for
         them).
         """
+        if getattr(_worker_local, "pool", None) is self:
+            msg = f"{self!r} cannot be shut down from one of its own actors"
+            raise RuntimeError(msg)
         try:
             self._shutdown_token.pop()
         except IndexError:
@@ -403,7 +406,7 @@ class _Mailbox:
         except IndexError:
             return  # a queued or running run holds it and will look again
         assert self.pool is not None
-        self.pool._submit(self)  # noqa: SLF001
+        self.pool._submit(self)
 
     def run(self) -> None:
         """Handle up to a batch of messages; called by a pool worker that
@@ -416,7 +419,7 @@ class _Mailbox:
         try:
             if not self._set_up:
                 self._set_up = True
-                actor._actor_loop_setup()  # noqa: SLF001  (on_start)
+                actor._actor_loop_setup()  # runs on_start
             batch = self.pool.batch
             while handled < batch and not stopped.is_set():
                 try:
@@ -424,19 +427,19 @@ class _Mailbox:
                 except IndexError:
                     break
                 handled += 1
-                actor._handle_envelope(envelope)  # noqa: SLF001
+                actor._handle_envelope(envelope)
         except BaseException:  # noqa: BLE001
-            # Only a BaseException from on_start/on_stop/on_failure gets
-            # here (handlers' are caught per message). pykka would let it
-            # kill the thread and leave a zombie actor; stop it instead.
+            # Only a BaseException from on_start/on_stop/on_failure (or a
+            # bug) gets here: handlers' are caught per message. pykka would
+            # let it end the thread and leave a zombie actor; stop it instead.
             exc_info = sys.exc_info()
-            actor._handle_failure(*exc_info)  # noqa: SLF001
+            actor._handle_failure(*exc_info)
             if not isinstance(exc_info[1], Exception):
                 _stop_all_from_helper_thread()
         if stopped.is_set():
             self._die()  # keeps the token: never scheduled again
         elif handled == self.pool.batch and self._mail:
-            self.pool._submit(self)  # noqa: SLF001  (back of the queue)
+            self.pool._submit(self)  # token kept; back of the queue
         else:
             self._token.append(None)
             # Give back, then look: a sender that failed to take the token
@@ -478,7 +481,7 @@ class _Mailbox:
                 return
             if envelope.reply_to is None:
                 continue
-            if isinstance(envelope.message, messages._ActorStop):  # noqa: SLF001
+            if isinstance(envelope.message, messages._ActorStop):
                 envelope.reply_to.set(None)
             else:
                 error = ActorDeadError(f"{self._label} stopped before handling the message")
@@ -519,7 +522,7 @@ class PooledActor(pykka.Actor):
         )
         obj.actor_pool = pool
         ActorRegistry.register(obj.actor_ref)
-        obj._start_actor_loop()  # noqa: SLF001
+        obj._start_actor_loop()
         return obj.actor_ref
 
     @staticmethod

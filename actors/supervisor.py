@@ -206,12 +206,14 @@ class Supervisor(pykka.ThreadingActor):
         self.rt.on_stopped()
 
     # -- supervision --------------------------------------------------------------
-    def _child_failed(self, name: str, error: str) -> None:
+    def _child_failed(self, name: str, error: str, urn: str | None = None) -> None:
         if self.stopping:
             return
         child = self.children.get(name)
         if child is None or child.state != "running":
             return
+        if urn is not None and child.ref is not None and child.ref.actor_urn != urn:
+            return  # about an incarnation already replaced (found dead earlier)
         now = self.rt.clock.now()
         child.last_error = error
         budget, allowed = child.budget.try_restart(now)
@@ -288,7 +290,7 @@ class Supervisor(pykka.ThreadingActor):
                 self.metrics.channels.set(message.summary["channels"])
             return None
         if isinstance(message, ChildFailed):
-            self._child_failed(message.name, message.error)
+            self._child_failed(message.name, message.error, message.urn)
             return None
         if isinstance(message, ChildDegraded):
             self.degraded_grandchildren[message.name] = message.error
