@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import sys
 import threading
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -370,6 +369,21 @@ def test_on_failure_failure_still_stops_actor(base: type[pykka.Actor]) -> None:
     assert ActorRegistry.get_by_urn(ref.actor_urn) is None
 
 
+def test_on_stop_failure_still_stops_actor(base: type[pykka.Actor]) -> None:
+    called = threading.Event()
+
+    class BadStop(base):  # type: ignore[misc,valid-type]
+        def on_stop(self) -> None:
+            called.set()
+            raise RuntimeError("on_stop failure")
+
+    ref = BadStop.start()
+    assert ref.stop() is True
+    assert called.is_set()
+    assert not ref.is_alive()
+    assert ActorRegistry.get_all() == []
+
+
 class Fatal(BaseException):
     """Stands in for SystemExit/KeyboardInterrupt raised by a handler."""
 
@@ -400,6 +414,31 @@ def test_base_exception_stops_this_actor_and_all_others(base: type[pykka.Actor])
     assert stops[0] == "b"
     # stop_all stops the rest last-started first.
     assert stops[1:] == ["c", "a"]
+
+
+def test_base_exception_in_on_start_stops_actor_instead_of_leaving_a_zombie(
+    pool: ActorPool,
+) -> None:
+    # pykka's ThreadingActor lets this escape its thread and stays "alive"
+    # forever; a pooled actor stops, and all actors are stopped as for a
+    # BaseException in a handler.
+    class Bystander(PooledActor):
+        actor_pool = pool
+
+    class FatalStart(PooledActor):
+        actor_pool = pool
+
+        def on_start(self) -> None:
+            raise Fatal
+
+    other = Bystander.start()
+    ref = FatalStart.start()
+    assert ref.actor_stopped.wait(WAIT)
+    with pytest.raises(ActorDeadError):
+        ref.ask("x", timeout=WAIT)
+    assert other.actor_stopped.wait(WAIT)
+    _join_helper_threads()
+    assert ActorRegistry.get_all() == []
 
 
 # --- registry -----------------------------------------------------------------
@@ -618,6 +657,18 @@ def test_debug_pool_refuses_blocking_get_inside_an_actor() -> None:
         gate.set()
         # Outside a worker the same get() blocks as usual.
         assert slow.ask("y", block=False).get(timeout=WAIT) == ("got", "y")
+
+
+def test_pool_cannot_be_shut_down_from_its_own_actor(pool: ActorPool) -> None:
+    class Rogue(PooledActor):
+        actor_pool = pool
+
+        def on_receive(self, message: Any) -> Any:
+            pool.shutdown()
+
+    with pytest.raises(RuntimeError, match="own actors"):
+        Rogue.start().ask("shut down", timeout=WAIT)
+    assert pool.running
 
 
 def test_start_needs_a_running_pool() -> None:
