@@ -82,7 +82,8 @@ new actors, stops every live actor on the pool gracefully (like
 ``ref.stop()``: queued messages first, then ``on_stop``) in reverse start
 order, waits for them, then lets the workers finish the work queue, and
 joins them. ``shutdown(wait=False)`` does the same from a short-lived
-helper thread and returns at once. ``with ActorPool(...) as pool:`` starts
+helper thread and returns at once. A pool's own actor cannot shut it down
+(``RuntimeError``: it would wait for itself). ``with ActorPool(...) as pool:`` starts
 and shuts down.
 """
 
