@@ -61,8 +61,11 @@ class ChannelActor(PooledActor):
         return {"scid": self.scid, "first": first, "observations": self.state["observations"]}
 
     def persist(self) -> None:
+        # An ask whose future we drop, not a defer: a failed write (disk
+        # full) is then an exception in that future (logged by pykka), not
+        # the death of the StoreActor.
         if self._store is not None:
-            self._store.save_channel_state.defer(self.scid, self.peer_id, dict(self.state))
+            self._store.save_channel_state(self.scid, self.peer_id, dict(self.state))
 
     def snapshot(self) -> dict[str, Any]:
         return {"scid": self.scid, "peer_id": self.peer_id, "state": dict(self.state)}

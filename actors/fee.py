@@ -143,9 +143,14 @@ class FeeCoordinator(Coordinator):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Crash) and message.reason.startswith("channel:"):
-            ref = self.channels.get(message.reason.split(":", 1)[1])
+            # Dev: crash it, wait until it is dead, and supervise it now, so
+            # what follows sees the restarted actor.
+            scid = message.reason.split(":", 1)[1]
+            ref = self.channels.get(scid)
             if ref is not None:
                 ref.tell(Crash("revenue-dev-crash"))
+                ref.actor_stopped.wait(10)
+                self._channel_failed(scid, "CrashRequested: revenue-dev-crash")
             return None
         return super().on_receive(message)
 

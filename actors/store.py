@@ -12,6 +12,10 @@ stays up, reports the one-line reason in ``health()``, and answers every
 data call with :class:`StorageUnavailable` carrying that reason. The plugin
 normally learns this earlier, from ``check_database`` during ``init``.
 
+Each feature adds its queries as a mixin (``actors/store_fees.py``,
+``store_flow.py``, ``store_rebalance.py``) over its own repos and tables, so
+the features grow without touching each other.
+
 Callers should ask (``proxy.method(...).get(timeout=...)``) for writes they
 depend on: as with any pykka actor, an exception in a fire-and-forget
 (``defer``) call stops the actor, whose ``on_failure`` still closes the file.
@@ -28,6 +32,9 @@ from typing import Any
 
 import pykka
 
+from actors.store_fees import FeeStore
+from actors.store_flow import FlowStore
+from actors.store_rebalance import RebalanceStore
 from revops.clock import Clock, WallClock
 from revops.storage import models
 from revops.storage.db import close_database, open_database
@@ -64,7 +71,7 @@ def _text(name: str, value: object, *, empty_ok: bool = False) -> str:
     return value
 
 
-class StoreActor(pykka.ThreadingActor):
+class StoreActor(FeeStore, FlowStore, RebalanceStore, pykka.ThreadingActor):
     def __init__(self, path: str | os.PathLike[str], clock: Clock | None = None) -> None:
         super().__init__()
         self.path = os.fspath(path)

@@ -468,8 +468,12 @@ class Supervisor(pykka.ThreadingActor):
                            f"actor: should be one of {', '.join(self.order)} or channel:<scid>: "
                            f"invalid token '{actor}'")
         if actor in ("store", "rpc", "ticker"):
-            # Not Crash-aware: stop it hard; the liveness check restarts it.
-            ref.stop(block=False)
+            ref.stop(block=False)  # not Crash-aware: stopping it is its death
         else:
             ref.tell(Crash("revenue-dev-crash"))
-        return {"crashing": actor}
+        # Wait for the death and supervise it now, so the next command or
+        # tick already sees the restarted actor (its own report comes later
+        # and is recognised as stale).
+        ref.actor_stopped.wait(10)
+        self._child_failed(actor, "CrashRequested: revenue-dev-crash")
+        return {"crashed": actor, "restarted": self.children[actor].state == "running"}

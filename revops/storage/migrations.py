@@ -8,10 +8,12 @@ the previous version, and a second process opening the same file waits and
 then finds the step done instead of applying it twice. A database newer than
 this code is refused, never touched.
 
-Adding a migration (the fee history, forwards, flows, rebalances, budgets,
-policies, mempool history and snapshots of later issues each add one):
+Each feature keeps its migration next to its models, in
+``revops/storage/schema_<feature>.py`` (v3 fees, v4 flow, v5 rebalance).
 
-1. write ``def _vN_what(db, migrator) -> None`` with a docstring saying what
+Adding a migration:
+
+1. write ``def vN_what(db, migrator) -> None`` with a docstring saying what
    it changes; write its DDL as it is *at that version* (SQL text, or
    ``playhouse.migrate`` operations through ``migrator``), never through the
    models in ``models.py``, which move on with later versions;
@@ -83,9 +85,16 @@ def _v2_supervision_history(db: SqliteDatabase, migrator: SqliteMigrator) -> Non
     )
 
 
+from revops.storage.schema_fees import v3_fees  # noqa: E402
+from revops.storage.schema_flow import v4_flow  # noqa: E402
+from revops.storage.schema_rebalance import v5_rebalance  # noqa: E402
+
 MIGRATIONS: list[MigrationStep] = [
     _v1_initial,
     _v2_supervision_history,
+    v3_fees,
+    v4_flow,
+    v5_rebalance,
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

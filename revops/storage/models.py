@@ -13,15 +13,9 @@ thread touching a model gets an error instead of a second connection.
 
 from __future__ import annotations
 
-from peewee import AutoField, FloatField, IntegerField, Model, SqliteDatabase, TextField
+from peewee import AutoField, FloatField, IntegerField, TextField
 
-db = SqliteDatabase(None, autoconnect=False)
-
-
-class BaseModel(Model):
-    class Meta:
-        database = db
-        legacy_table_names = False
+from revops.storage.base import BaseModel, db  # noqa: F401  (re-exported)
 
 
 class SchemaVersion(BaseModel):
@@ -59,4 +53,11 @@ class ActorEvent(BaseModel):
     detail = TextField(default="")
 
 
-MODELS: tuple[type[BaseModel], ...] = (SchemaVersion, ConfigOverride, ChannelState, ActorEvent)
+BACKBONE_MODELS: tuple[type[BaseModel], ...] = (SchemaVersion, ConfigOverride, ChannelState,
+                                                ActorEvent)
+
+# Each feature keeps its tables' models and migration beside each other.
+from revops.storage import schema_fees, schema_flow, schema_rebalance  # noqa: E402
+
+MODELS: tuple[type[BaseModel], ...] = (BACKBONE_MODELS + schema_fees.MODELS + schema_flow.MODELS
+                                       + schema_rebalance.MODELS)

@@ -18,6 +18,8 @@ from revops.storage import (
     resolve_db_path,
 )
 
+from revops.storage.migrations import LATEST_VERSION
+
 from .conftest import running_as_root, unwritable
 
 
@@ -49,7 +51,7 @@ def test_new_file_is_created_at_version_0(db_path: Path) -> None:
 
 def test_check_leaves_no_connection_or_wal_behind(db_path: Path) -> None:
     _migrated(db_path)
-    assert check_database(db_path) == 2
+    assert check_database(db_path) == LATEST_VERSION
     assert not Path(f"{db_path}-wal").exists()
 
 
@@ -114,7 +116,7 @@ def test_unwritable_directory_is_refused_for_an_existing_file(tmp_path: Path) ->
     _migrated(folder / "revops.sqlite3")
     with unwritable(folder):
         assert f"directory {folder} is not writable" in _reason(folder / "revops.sqlite3")
-    assert check_database(folder / "revops.sqlite3") == 2
+    assert check_database(folder / "revops.sqlite3") == LATEST_VERSION
 
 
 def test_read_only_file_is_refused_and_works_once_fixed(db_path: Path) -> None:
@@ -123,7 +125,7 @@ def test_read_only_file_is_refused_and_works_once_fixed(db_path: Path) -> None:
         assert f"is read-only: {db_path} is not writable" in _reason(db_path)
     # trying left nothing behind that keeps failing after the fix (a -shm
     # created read-only would)
-    assert check_database(db_path) == 2
+    assert check_database(db_path) == LATEST_VERSION
 
 
 def test_read_only_shm_left_by_someone_else_is_refused(db_path: Path) -> None:
