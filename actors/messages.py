@@ -112,3 +112,37 @@ class Advance:
 
     now: float
     request: Any = None
+
+
+# -- between features (tells, sideways between coordinators) -----------------
+
+@dataclass(frozen=True)
+class EconomicsUpdate:
+    """Flow -> fee and rebalance coordinators after each flow cycle: what
+    every channel earned and cost (``revops.fees.alpha.ChannelEconomics`` by
+    scid) and per-channel flow figures the rebalancer needs."""
+
+    now: float
+    economics: Mapping[str, Any]  # scid -> ChannelEconomics
+    flows: Mapping[str, Any] = field(default_factory=dict)  # scid -> ChannelFlow (flow feature)
+
+
+@dataclass(frozen=True)
+class FeeStateUpdate:
+    """Fee -> flow and rebalance coordinators after each fee cycle."""
+
+    now: float
+    broadcast_fees: Mapping[str, int]  # scid -> last broadcast fee ppm
+    probing: frozenset[str] = frozenset()
+    zombies: frozenset[str] = frozenset()
+    ignored_peers: frozenset[str] = frozenset()
+    passive_peers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ReliefRequest:
+    """Any coordinator -> Supervisor: run ``coordinator`` at the next advance
+    (e.g. the mempool reflex asking for an immediate re-price)."""
+
+    coordinator: str
+    why: str = ""
