@@ -140,7 +140,7 @@ class FeeStateUpdate:
 
 
 @dataclass(frozen=True)
-class ReliefRequest:
+class RunSoon:
     """Any coordinator -> Supervisor: run ``coordinator`` at the next advance
     (e.g. the mempool reflex asking for an immediate re-price)."""
 
