@@ -1,0 +1,26 @@
+"""``revops-sim bench <name>``: the benchmarks. Each lives in its own module
+here exposing ``add_arguments(parser)`` and ``main(args) -> int``, listed in
+``BENCHES``; they print numbers and ratios and can write a JSON report.
+Speed is measured here, never asserted in tests."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+# name -> (module, one-line help)
+BENCHES: dict[str, tuple[str, str]] = {}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
+    for name, (module, help_text) in BENCHES.items():
+        p = sub.add_parser(name, help=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.main)
+
+
+def main(args: Any) -> int:  # replaced per subcommand by set_defaults
+    raise SystemExit("revops-sim bench: choose a benchmark")
