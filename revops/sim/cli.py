@@ -7,6 +7,9 @@
   terminal, a summary table at the end, ``--report`` writes the market's
   report plus ``wall_seconds`` as JSON. ``--plugin none`` is the do-nothing
   baseline (fees stay at CLN's defaults). Same seed, same report.
+  ``--sling`` (or the scenario's ``[sim] sling = true``) also runs the
+  simulated sling rebalancer (``revops/sim/sling_plugin.py``); the report
+  and table carry the rebalance figures (rebalanced, cost, net).
 - ``revops-sim serve [--dir DIR] [--speed X] ...``: keep the node up in DIR
   (``$REVOPS_SIM_DIR`` or ``~/.revops-sim``); simulated time runs X times
   real time (0: only ``dev-advance`` moves it). SIGTERM/SIGINT or the
@@ -131,6 +134,9 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--plugin", action="append", metavar="CMD",
                    help="plugin command line, repeatable; 'none' for no plugin "
                         "(default: revops-plugin)")
+    g.add_argument("--sling", action="store_true",
+                   help="also run the simulated sling rebalancer plugin (scenario: "
+                        "[sim] sling = true)")
     g.add_argument("--option", action="append", type=_option, default=[],
                    metavar="KEY=VALUE", help="plugin option, as lightningd's --KEY=VALUE")
     g.add_argument("--tick", type=_positive, default=300.0, metavar="SECONDS",
@@ -160,21 +166,29 @@ def _scenario(args: argparse.Namespace) -> tuple[Any, str]:
     return default_scenario(), "default scenario"
 
 
-def _plugins(args: argparse.Namespace) -> tuple[str, ...]:
+def sling_plugin_command() -> str:
+    """The simulated sling plugin (revops/sim/sling_plugin.py) with this Python."""
+    script = Path(__file__).with_name("sling_plugin.py")
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+
+
+def _plugins(args: argparse.Namespace, scenario: Any = None) -> tuple[str, ...]:
     given = args.plugin or [default_plugin_command()]
+    sling = getattr(args, "sling", False) or bool(getattr(scenario, "sling", False))
     if "none" in given:
         if len(given) > 1:
             raise UsageError("revops-sim: --plugin none cannot be combined with other plugins")
-        return ()
-    return tuple(given)
+        return (sling_plugin_command(),) if sling else ()
+    return tuple(given) + ((sling_plugin_command(),) if sling else ())
 
 
 def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label: str,
             echo_level: str | None) -> NodeConfig:
-    plugins = _plugins(args)
+    plugins = _plugins(args, scenario)
     return NodeConfig(
         lightning_dir=lightning_dir, plugins=plugins, options=tuple(args.option),
-        scenario_options=dict(scenario.plugin_options) if plugins else {},
+        scenario_options=(dict(scenario.plugin_options)
+                          if any(p != sling_plugin_command() for p in plugins) else {}),
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, tick=args.tick, validate=args.validate,
@@ -266,17 +280,21 @@ def summary_table(report: dict[str, Any], top: int = 10) -> str:
              f"  {'revenue':<20}{msat(report['revenue_msat']):>24}",
              f"  {'rebalance cost':<20}{msat(report['rebalance_cost_msat']):>24}",
              f"  {'net':<20}{msat(report['net_msat']):>24}",
+             f"  {'rebalanced':<20}{msat(report.get('rebalanced_msat', 0)):>24}",
+             f"  {'rebalances ok/fail':<20}"
+             f"{str(report.get('rebalances_succeeded', 0)) + ' / ' + str(report.get('rebalances_failed', 0)):>24}",
              f"  {'forwards settled':<20}{report['forwards_settled']:>24,}",
              f"  {'forwards failed':<20}{report['forwards_failed']:>24,}",
              f"  {'fee updates':<20}{report['fee_updates']:>24,}"]
     channels = sorted(report.get("channels", []), key=lambda c: -c["revenue_msat"])[:top]
     if channels:
         lines.append(f"  {'scid':<16}{'channel':<22}{'revenue_msat':>16}{'fee_ppm':>9}"
-                     f"{'updates':>9}")
+                     f"{'updates':>9}{'rebal_in_msat':>16}{'rebal_cost_msat':>16}")
         for c in channels:
             lines.append(f"  {c['scid']!s:<16}{str(c.get('name', ''))[:21]:<22}"
                          f"{c['revenue_msat']:>16,}{c['final_fee_ppm']:>9}"
-                         f"{c['fee_updates']:>9}")
+                         f"{c['fee_updates']:>9}{c.get('rebalanced_in_msat', 0):>16,}"
+                         f"{c.get('rebalance_cost_msat', 0):>16,}")
     return "\n".join(lines)
 
 

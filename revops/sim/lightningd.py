@@ -157,6 +157,8 @@ def default_table() -> MethodTable:
             raise
     else:
         market_rpc.register(table)
+        from revops.sim import payments_rpc
+        payments_rpc.register(table)
     return table
 
 
@@ -654,6 +656,10 @@ class SimNode:
     # -- notifications and the clock --------------------------------------
 
     def _emit(self, topic: str, payload: dict[str, Any]) -> None:
+        self._deliver([(topic, payload)])
+
+    def notify(self, topic: str, payload: dict[str, Any]) -> None:
+        """Send a notification now (an RPC handler's, e.g. ``invoice_creation``)."""
         self._deliver([(topic, payload)])
 
     def _deliver(self, notes: list[tuple[str, dict[str, Any]]]) -> None:

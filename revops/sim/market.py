@@ -202,6 +202,10 @@ class Channel:
         self.volume_in_msat = 0
         self.local_failed_out = 0
         self.failed_out = 0
+        # Our own circular payments (rebalances), see payments.py.
+        self.rebalanced_in_msat = 0
+        self.rebalanced_out_msat = 0
+        self.rebalance_cost_msat = 0
 
     # -- liquidity -----------------------------------------------------------
 
@@ -404,6 +408,10 @@ class Market:
         for fs in self._flows:
             self._schedule_arrival(fs, self.now)
         self._push(self.now + BLOCK_INTERVAL_S, "block", None)
+        # Our own payments, invoices and askrene's layers: lightningd's state
+        # for the node's life. Imported here: payments.py builds on this module.
+        from revops.sim.payments import PaymentEngine
+        self.payments = PaymentEngine(self)
 
     # -- the event engine -----------------------------------------------------
 
@@ -432,12 +440,24 @@ class Market:
                 self._close_step(self.channels[payload])
             elif kind == "open":
                 self._open(self.channels[payload])
+            elif kind == "hook":
+                fn, args = payload
+                fn(*args)
         self.now = max(self.now, until)
         notes, self._notes = self._notes, []
         return notes
 
     def next_event_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
+
+    def schedule(self, t: float, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` at sim time ``t`` inside :meth:`advance`, in
+        time order with the market's own events (payments use it)."""
+        self._push(max(t, self.now), "hook", (fn, args))
+
+    def emit(self, topic: str, payload: dict[str, Any]) -> None:
+        """Queue a notification; :meth:`advance` returns it with its own."""
+        self._notes.append((topic, payload))
 
     # -- demand ----------------------------------------------------------------
 
@@ -950,6 +970,7 @@ class Market:
                     "fee_per_millionth": c["peer_ppm"], "delay": 40, "htlc_minimum_msat": 1000,
                     "htlc_maximum_msat": c["capacity_msat"] * 99 // 100, "features": ""}))
             out.extend(e for _, e in sorted(pair, key=lambda p: p[0]))
+        out.extend(self.payments.backbone_gossip(scid, source, destination))
         return out
 
     def gossip_nodes(self) -> list[dict[str, Any]]:
@@ -1127,6 +1148,9 @@ class Market:
                 "volume_out_msat": ch.volume_out_msat, "volume_in_msat": ch.volume_in_msat,
                 "capacity_msat": ch.capacity_msat, "to_us_msat": ch.to_us_msat,
                 "spendable_msat": ch.spendable_msat(),
+                "rebalanced_in_msat": ch.rebalanced_in_msat,
+                "rebalanced_out_msat": ch.rebalanced_out_msat,
+                "rebalance_cost_msat": ch.rebalance_cost_msat,
             })
         return {
             "now": self.now,
@@ -1134,6 +1158,10 @@ class Market:
             "revenue_msat": self.total_revenue_msat,
             "rebalance_cost_msat": self.rebalance_cost_msat,
             "net_msat": self.total_revenue_msat - self.rebalance_cost_msat,
+            "rebalanced_msat": self.payments.rebalanced_msat,
+            "rebalances_succeeded": self.payments.rebalances_succeeded,
+            "rebalances_failed": self.payments.rebalances_failed,
+            "payments_sent": self.payments.payments_sent,
             "forwards_settled": self.forwards_settled,
             "forwards_failed": self.forwards_failed + self.forwards_local_failed,
             "forwards_local_failed": self.forwards_local_failed,
@@ -1155,6 +1183,9 @@ class Market:
             "revenue_msat": led["revenue_msat"],
             "rebalance_cost_msat": led["rebalance_cost_msat"],
             "net_msat": led["net_msat"],
+            "rebalanced_msat": led["rebalanced_msat"],
+            "rebalances_succeeded": led["rebalances_succeeded"],
+            "rebalances_failed": led["rebalances_failed"],
             "forwards_settled": led["forwards_settled"],
             "forwards_failed": led["forwards_failed"],
             "forwards_local_failed": led["forwards_local_failed"],
@@ -1167,6 +1198,9 @@ class Market:
                           "forwards_settled_out": c["forwards_settled_out"],
                           "forwards_local_failed_out": c["forwards_local_failed_out"],
                           "to_us_msat": c["to_us_msat"], "capacity_msat": c["capacity_msat"],
+                          "rebalanced_in_msat": c["rebalanced_in_msat"],
+                          "rebalanced_out_msat": c["rebalanced_out_msat"],
+                          "rebalance_cost_msat": c["rebalance_cost_msat"],
                           "state": c["state"]}
                          for c in led["channels"]],
         }

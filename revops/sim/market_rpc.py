@@ -342,6 +342,12 @@ def register(table: MethodTable) -> None:
             # nextvalue, with that change's details.
             response[indexname] = nextvalue
             response["forwards"] = wait_details(m, indexname, nextvalue)
+        elif waited and subsystem in ("sendpays", "invoices"):
+            from revops.sim import payments_rpc
+            details = payments_rpc.wait_details(m, subsystem, indexname, nextvalue)
+            if details is not None:
+                response[indexname] = nextvalue
+                response[subsystem] = details
         return response
 
     @table.method("setchannel", req("id", p_string), opt("feebase", p_msat_u32),
@@ -546,7 +552,9 @@ def select_forwards(m: Market, status: int | None, in_channel: str | None,
 
 def wait_index(m: Market, subsystem: str, indexname: str) -> int:
     if subsystem != "forwards":
-        return 0  # the sim has no invoices, payments or moves (yet)
+        from revops.sim import payments_rpc
+        value = payments_rpc.wait_index(m, subsystem, indexname)
+        return 0 if value is None else value  # no htlcs or moves in the sim
     if indexname == "created":
         return m.forwards.created_count
     if indexname == "updated":

@@ -84,7 +84,25 @@ end_day = 1.0e9
 
 [plugin.options]                 # JSON: "plugin_options": {...}
 revenue-ops-fee-interval = "600"
+
+[sim]
+sling = false                    # also start the simulated sling plugin (as --sling)
+
+[payments]                       # our own payments: circular rebalances, probes
+backbone_links = 3               # channels each competitor node has to other ones
+backbone_fee_ppm = 60            # their fees: lognormal median ...
+backbone_fee_sigma = 0.7         # ... and sigma
+hold_s = [2.0, 45.0]             # a payment is in flight uniform(a, b) seconds
+hop_fail_rate = 0.02             # a remote hop also fails this often, any amount
+liquidity_factor = 1.0           # a remote hop passes with 1 - f * amount / capacity
+# success_rate = 0.5             # force: remote hops all pass with this probability
 ```
+
+Rebalancing is priced by the graph: our peers reach each other only
+through their competitors (other nodes' channels to the same peer) and a
+sparse backbone between those competitors, so a circular payment pays the
+peer on the way out, the backbone, the competitor that forwards into the
+destination peer, and that peer's own fee towards us: market rates.
 
 A payment routes through us when the fee the sender sees for the out
 channel (our gossip, ``gossip_delay_s`` old) is at or below its alternative
@@ -216,6 +234,19 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class PaymentsSpec:
+    """How our own payments fare on the wider network (see payments.py)."""
+
+    backbone_links: int = 3
+    backbone_fee_ppm: float = 60.0
+    backbone_fee_sigma: float = 0.7
+    hold_s: tuple[float, float] = (2.0, 45.0)
+    hop_fail_rate: float = 0.02
+    liquidity_factor: float = 1.0
+    success_rate: float | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     start_time: float = DEFAULT_START_TIME
@@ -229,6 +260,8 @@ class Scenario:
     historical_forwards: int = 0
     history_days: float = 30.0
     plugin_options: Mapping[str, str] = field(default_factory=dict)
+    payments: PaymentsSpec = PaymentsSpec()
+    sling: bool = False
 
     def channel(self, name: str) -> ChannelSpec:
         for ch in self.channels:
@@ -339,7 +372,7 @@ def _show(v: Any) -> str:
 
 _TOP_KEYS = {"name", "start_time", "node", "channels", "flows", "feerates", "faults",
              "gossip_delay_s", "htlc_hold_s", "historical_forwards", "history_days",
-             "plugin", "plugin_options"}
+             "plugin", "plugin_options", "sim", "payments"}
 _NODE_KEYS = {"alias", "color", "network", "blockheight", "onchain_sat", "outputs"}
 _OUTPUT_KEYS = {"amount_sat", "confirmations"}
 _FEERATE_KEYS = {"base_perkb", "daily_swing", "spikes"}
@@ -353,6 +386,9 @@ _FLOW_KEYS = {"in", "out", "rate_per_day", "amount_median_sat", "amount_sigma",
               "alt_fee_median_ppm", "alt_fee_sigma", "alt_fee_base_msat", "fail_rate",
               "profile"}
 _PROFILE_KEYS = {"from_day", "multiplier"}
+_SIM_KEYS = {"sling"}
+_PAYMENTS_KEYS = {"backbone_links", "backbone_fee_ppm", "backbone_fee_sigma", "hold_s",
+                  "hop_fail_rate", "liquidity_factor", "success_rate"}
 _FAULT_KEYS = {"method", "error_rate", "code", "message", "latency_s", "start_day", "end_day"}
 _U32 = 0xFFFFFFFF
 _NETWORKS = {"regtest", "bitcoin", "testnet", "testnet4", "signet"}
@@ -384,12 +420,39 @@ def scenario_from_dict(raw: Any, path: str) -> Scenario:
     hist = r.int_(top, "historical_forwards", "", 0, lo=0, what="an integer >= 0")
     hist_days = r.num(top, "history_days", "", 30.0, lo=0, lo_open=True, what="a number > 0")
     options = _plugin_options(r, top)
+    sim = r.table(top.get("sim", {}), "sim", _SIM_KEYS)
+    payments = _payments(r, top.get("payments", {}))
     return Scenario(name=name, start_time=float(start_time), node=node,  # type: ignore[arg-type]
                     channels=channels, flows=flows, feerates=feerates, faults=faults,
                     gossip_delay_s=float(gossip_delay),  # type: ignore[arg-type]
                     htlc_hold_s=(float(hold[0]), float(hold[1])),
                     historical_forwards=hist, history_days=float(hist_days),  # type: ignore[arg-type]
-                    plugin_options=options)
+                    plugin_options=options, payments=payments,
+                    sling=r.bool_(sim, "sling", "sim", False))
+
+
+def _payments(r: _Reader, raw: Any) -> PaymentsSpec:
+    t = r.table(raw, "payments", _PAYMENTS_KEYS)
+    w = "payments"
+    hold = r.list_(t.get("hold_s", [2.0, 45.0]), "payments.hold_s")
+    if (len(hold) != 2 or any(isinstance(h, bool) or not isinstance(h, (int, float))
+                              or not math.isfinite(h) or h <= 0 for h in hold)
+            or hold[0] > hold[1]):
+        raise r.fail("payments.hold_s",
+                     f"must be [min, max] seconds with 0 < min <= max, got {_show(hold)}")
+    return PaymentsSpec(
+        backbone_links=r.int_(t, "backbone_links", w, 3, lo=0, hi=50, what="an integer in 0..50"),
+        backbone_fee_ppm=r.num(t, "backbone_fee_ppm", w, 60.0, lo=0, lo_open=True, hi=1e6,  # type: ignore[arg-type]
+                               what="a number of ppm in (0, 1e6]"),
+        backbone_fee_sigma=r.num(t, "backbone_fee_sigma", w, 0.7, lo=0, hi=5,  # type: ignore[arg-type]
+                                 what="a number in [0, 5]"),
+        hold_s=(float(hold[0]), float(hold[1])),
+        hop_fail_rate=r.num(t, "hop_fail_rate", w, 0.02, lo=0, hi=1,  # type: ignore[arg-type]
+                            what="a probability in [0, 1]"),
+        liquidity_factor=r.num(t, "liquidity_factor", w, 1.0, lo=0, hi=100,  # type: ignore[arg-type]
+                               what="a number in [0, 100]"),
+        success_rate=r.num(t, "success_rate", w, None, lo=0, hi=1, optional=True,
+                           what="a probability in [0, 1]"))
 
 
 def _node(r: _Reader, raw: Any) -> NodeSpec:

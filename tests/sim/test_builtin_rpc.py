@@ -85,7 +85,31 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 
 def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
     chan = sim.rpc.listpeerchannels()["channels"][0]
+    us = sim.rpc.getinfo()["id"]
+    a, b = [c for c in sim.rpc.listpeerchannels()["channels"]
+            if c["state"] == "CHANNELD_NORMAL"][1:3]
+    paid = sim.rpc.invoice(50_000, "sample-paid", "to be paid to ourselves")
     return [
+        # payments and askrene (payments_rpc.py)
+        ("askrene-create-layer", {"layer": "sample"}),
+        ("askrene-disable-node", {"layer": "sample", "node": us}),
+        ("askrene-inform-channel", {"layer": "sample",
+                                    "short_channel_id_dir": f"{b['short_channel_id']}/0",
+                                    "amount_msat": 1000, "inform": "unconstrained"}),
+        ("askrene-listlayers", {}),
+        ("getroutes", {"source": a["peer_id"], "destination": b["peer_id"],
+                       "amount_msat": 10_000_000, "layers": ["sample"],
+                       "maxfee_msat": 1_000_000, "final_cltv": 58}),
+        ("askrene-age", {"layer": "sample", "cutoff": 0}),
+        ("askrene-remove-layer", {"layer": "sample"}),
+        ("invoice", {"amount_msat": 1000, "label": "sample-other", "description": "d"}),
+        ("listinvoices", {}),
+        ("sendpay", {"route": [], "payment_hash": paid["payment_hash"], "amount_msat": 50_000,
+                     "payment_secret": paid["payment_secret"]}),
+        ("waitsendpay", {"payment_hash": paid["payment_hash"]}),
+        ("listsendpays", {}),
+        ("delinvoice", {"label": "sample-paid", "status": "paid"}),
+        # the rest
         ("help", {}), ("help", {"command": "getinfo"}), ("getinfo", {}), ("listpeers", {}),
         ("listpeers", {"id": chan["peer_id"]}), ("listpeerchannels", {}),
         ("listpeerchannels", {"short_channel_id": chan["short_channel_id"]}),
@@ -111,7 +135,7 @@ def test_every_method_answers_schema_valid(node: Sim) -> None:
     # Every non-dev command the node lists is covered above (dev-* have no schema).
     listed = {h["command"].split()[0] for h in node.rpc.help()["help"]}
     assert {m for m in listed if not m.startswith("dev-")} == {m for m, _ in calls} | {"stop"}
-    assert {"dev-advance", "dev-ledger", "dev-fault"} <= listed
+    assert {"dev-advance", "dev-ledger", "dev-fault", "dev-payments"} <= listed
     assert node.broken_lines() == []  # the node checked its own answers too (--validate)
 
 
