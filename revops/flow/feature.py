@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from revops.features import Feature
+from revops.flow.commands import FLOW_COMMANDS
+from revops.flow.metrics import FlowMetrics
+from revops.flow.options import FLOW_OPTIONS
 
-FEATURE = Feature("flow")
+FEATURE = Feature("flow", options=FLOW_OPTIONS, commands=FLOW_COMMANDS, metrics=FlowMetrics)
