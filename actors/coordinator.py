@@ -20,6 +20,10 @@ from pyln.client.plugin import RpcException
 
 from actors.messages import (
     ChildFailed,
+    EconomicsUpdate,
+    FeeStateUpdate,
+    MempoolState,
+    RefillCosts,
     Command,
     ConfigChanged,
     Crash,
@@ -35,6 +39,8 @@ from revops.jsonrpc import RpcError
 from revops.metrics import Metrics
 
 log = logging.getLogger("revops.actors")
+
+_FEATURE_NEWS = (EconomicsUpdate, FeeStateUpdate, MempoolState, RefillCosts)
 
 # How long a coordinator waits on the RpcActor or StoreActor. RPC calls
 # carry their own deadline; this bounds everything else (a stuck queue).
@@ -88,6 +94,10 @@ class Coordinator(pykka.ThreadingActor):
         """A lightningd notification (tell; never blocks on RPC)."""
 
     def handle(self, message: Any) -> Any:
+        """Messages a subclass handles; news from the other features that
+        this coordinator has no use for is dropped quietly."""
+        if isinstance(message, _FEATURE_NEWS):
+            return None
         return super().on_receive(message)
 
     # -- helpers ---------------------------------------------------------------

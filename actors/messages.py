@@ -146,3 +146,24 @@ class RunSoon:
 
     coordinator: str
     why: str = ""
+
+
+@dataclass(frozen=True)
+class MempoolState:
+    """Mempool -> fee coordinator after each reading."""
+
+    now: float
+    multiplier: float
+    intensity: float
+    rate_perkb: int | None = None
+    ratio: float | None = None
+    triggered: bool = False
+
+
+@dataclass(frozen=True)
+class RefillCosts:
+    """Rebalance -> fee coordinator: what refilling each channel has cost,
+    in ppm of the amount moved (the floor when rebalancing is on)."""
+
+    now: float
+    ppm: Mapping[str, int]

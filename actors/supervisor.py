@@ -35,6 +35,7 @@ from actors.messages import (
     Dependencies,
     Notification,
     Ping,
+    RunSoon,
 )
 from revops import __version__
 from revops.clock import Clock
@@ -304,6 +305,11 @@ class Supervisor(pykka.ThreadingActor):
             return None
         if isinstance(message, Command):
             return self._command(message)
+        if isinstance(message, RunSoon):
+            ticker = self._ref("ticker")
+            if ticker is not None:
+                ticker.proxy().force(message.coordinator)
+            return None
         if isinstance(message, Ping):
             return True
         return super().on_receive(message)

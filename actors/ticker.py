@@ -32,7 +32,7 @@ log = logging.getLogger("revops.ticker")
 # Which coordinator runs at which interval (config keys), in firing order:
 # the mempool reading first, so a fee cycle at the same instant sees it.
 SCHEDULE: tuple[tuple[str, str], ...] = (
-    ("mempool", "fee-interval"),
+    ("mempool", "mempool-interval"),
     ("flow", "flow-interval"),
     ("fee", "fee-interval"),
     ("rebalance", "rebalance-interval"),

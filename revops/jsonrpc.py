@@ -266,3 +266,39 @@ def bind_params(specs: tuple[Param, ...], params: Any,
         else:
             out[spec.name.replace("-", "_")] = spec.default
     return out
+
+
+def p_int_range(lo: int, hi: int) -> Parser:
+    """An integer within [lo, hi] (given as a JSON number or a decimal string)."""
+    what = f"should be an integer from {lo} to {hi}"
+
+    def parse(name: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise bad_param(name, value, what)
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or not lo <= value <= hi:
+            raise bad_param(name, value, what)
+        return value
+
+    return parse
+
+
+def p_real_range(lo: float, hi: float) -> Parser:
+    """A finite number within [lo, hi]."""
+    what = f"should be a number from {lo:g} to {hi:g}"
+
+    def parse(name: str, value: Any) -> float:
+        if isinstance(value, bool):
+            raise bad_param(name, value, what)
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise bad_param(name, value, what) from None
+        if not (lo <= x <= hi):  # also false for NaN
+            raise bad_param(name, value, what)
+        return x
+
+    return parse

@@ -30,7 +30,17 @@ class Node:
             "listpeerchannels": lambda p: {"channels": list(self.channels)},
             "feerates": lambda p: {"perkb": {"opening": 5000, "floor": 1012}},
             "listforwards": lambda p: {"forwards": []},
+            "getinfo": lambda p: {"blockheight": 200},
+            "setchannel": self.setchannel,
         })
+
+    def setchannel(self, p):
+        for c in self.channels:
+            if c["short_channel_id"] == p["id"]:
+                c["fee_proportional_millionths"] = p["feeppm"]
+                c["fee_base_msat"] = p["feebase"]
+                return {"channels": [{"short_channel_id": p["id"]}]}
+        raise AssertionError(p)
 
 
 @pytest.fixture
@@ -127,11 +137,11 @@ def test_restart_budget_exhausted_escalates_to_degraded(system):
 def test_crashed_channel_actor_resumes_from_persisted_state(system):
     system.advance(1)
     system.advance(3600)
-    before = {c["scid"]: c["state"]["observations"]
+    before = {c["scid"]: c["state"]["cycles"]
               for c in system.command("revenue-channels")["channels"]}
     system.command("revenue-dev-crash", actor="channel:100x1x0")
     system.advance(3600)
-    after = {c["scid"]: c["state"]["observations"]
+    after = {c["scid"]: c["state"]["cycles"]
              for c in system.command("revenue-channels")["channels"]}
     assert after["100x1x0"] == before["100x1x0"] + 1  # continued, not reset
     assert after["101x1x0"] == before["101x1x0"] + 1

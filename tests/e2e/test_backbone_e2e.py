@@ -123,7 +123,7 @@ def test_crashed_actors_are_restarted_from_persisted_state(revops_sim):
     sim.advance(hours=1)
     chans = sim.rpc.call("revenue-channels")["channels"]
     scid = chans[0]["scid"]
-    obs_before = chans[0]["state"]["observations"]
+    obs_before = chans[0]["state"]["cycles"]
     sim.rpc.call("revenue-dev-crash", ["fee"])
     sim.rpc.call("revenue-dev-crash", [f"channel:{scid}"])
     sim.advance(hours=2)
@@ -131,7 +131,7 @@ def test_crashed_actors_are_restarted_from_persisted_state(revops_sim):
     assert st["actors"]["fee"]["restarts"] == 1 and st["actors"]["fee"]["alive"]
     assert st["healthy"] is True
     chans = {c["scid"]: c for c in sim.rpc.call("revenue-channels")["channels"]}
-    assert chans[scid]["state"]["observations"] > obs_before  # resumed, not reset
+    assert chans[scid]["state"]["cycles"] > obs_before  # resumed, not reset
     assert sim.log_lines(r"crashed .*restarted from persisted state")
     # A crash is a bug and is logged as BROKEN with its traceback; here every
     # such line belongs to the two crashes we asked for.
