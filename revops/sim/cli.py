@@ -275,14 +275,14 @@ def summary_table(report: dict[str, Any], top: int = 10) -> str:
     def msat(v: int) -> str:
         return f"{v:,} msat"
 
+    ok_fail = f"{report.get('rebalances_succeeded', 0)} / {report.get('rebalances_failed', 0)}"
     lines = [(f"revops-sim: {report['scenario']} (seed {report['seed']}), "
               f"{report['days']:.2f} days in {report.get('wall_seconds', 0):.1f} s wall"),
              f"  {'revenue':<20}{msat(report['revenue_msat']):>24}",
              f"  {'rebalance cost':<20}{msat(report['rebalance_cost_msat']):>24}",
              f"  {'net':<20}{msat(report['net_msat']):>24}",
              f"  {'rebalanced':<20}{msat(report.get('rebalanced_msat', 0)):>24}",
-             f"  {'rebalances ok/fail':<20}"
-             f"{str(report.get('rebalances_succeeded', 0)) + ' / ' + str(report.get('rebalances_failed', 0)):>24}",
+             f"  {'rebalances ok/fail':<20}{ok_fail:>24}",
              f"  {'forwards settled':<20}{report['forwards_settled']:>24,}",
              f"  {'forwards failed':<20}{report['forwards_failed']:>24,}",
              f"  {'fee updates':<20}{report['fee_updates']:>24,}"]

@@ -16,16 +16,7 @@ pays peer A's fee towards its rival, the backbone, the rival's fee into
 peer B (the competing fee a sender pays to reach B) and peer B's own fee
 towards us: market rates.
 
-``getroutes`` (askrene) searches backwards from the destination, as
-lightningd's dijkstra does, so each hop's fee is computed on the amount it
-forwards (BOLT 7, CLN's ``amount_msat_fee``: proportional part rounded
-down). Cost = fee + a risk charge on each hop's success probability under
-askrene's uniform-liquidity model (``(max + 1 - a) / (max + 1 - min)`` with
-the layers' knowledge); if the cheapest-risk path breaks ``maxfee_msat`` it
-retries on fees alone, then fails with 205 "Could not find route without
-excessive cost". No route: 205 with askrene's ``explain_failure`` wording.
-One path per answer (askrene may split into several parts; the sim never
-does).
+``getroutes`` is askrene's, over this graph (routing.py).
 
 A payment (``sendpay``) puts an HTLC on our first channel at once and
 resolves after ``uniform(hold_s)`` simulated seconds (a failure further
@@ -55,14 +46,14 @@ strings are well-formed but not signed; no MPP splitting in getroutes.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from revops.sim.askrene import AUTO_LAYERS, UNBOUNDED, Askrene
+from revops.sim import routing
+from revops.sim.askrene import Askrene
 from revops.sim.jsonrpc import (
     INVOICE_LABEL_ALREADY_EXISTS,
     INVOICE_NOT_FOUND,
@@ -71,11 +62,11 @@ from revops.sim.jsonrpc import (
     PAY_DESTINATION_PERM_FAIL,
     PAY_IN_PROGRESS,
     PAY_RHASH_ALREADY_USED,
-    PAY_ROUTE_NOT_FOUND,
     PAY_TRY_OTHER_ROUTE,
     RpcError,
 )
 from revops.sim.market import NORMAL, OUR_CLTV_DELTA, fee_msat
+from revops.sim.routing import Edge, msat_text, node_id_idx
 from revops.sim.scenario import PaymentsSpec
 
 if TYPE_CHECKING:
@@ -83,7 +74,6 @@ if TYPE_CHECKING:
 
 INVOICE_STATUS_UNEXPECTED = 906
 INVOICE_NO_DESCRIPTION = 908
-PAY_USER_ERROR = 219
 
 # BOLT 4 failure codes.
 BADONION, PERM, NODE, UPDATE = 0x8000, 0x4000, 0x2000, 0x1000
@@ -107,24 +97,10 @@ FAILCODE_NAMES = {
 PEER_CLTV_DELTA = 40
 RIVAL_CLTV_DELTA = 80
 BACKBONE_CLTV_DELTA = 40
-MAX_DELAY = 2016
 DEFAULT_INVOICE_EXPIRY = 7 * 24 * 3600
-# Risk charge: a hop that fails with probability 1 - p costs
-# amount * -ln(p) / RISK_DIVISOR msat (10 % failure on 1M sat ~ 100 sat).
-RISK_DIVISOR = 1000
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _HRP = {"bitcoin": "lnbc", "testnet": "lntb", "testnet4": "lntb", "signet": "lntbs",
         "regtest": "lnbcrt"}
-
-
-def msat_text(v: int) -> str:
-    """CLN's ``fmt_amount_msat``."""
-    return f"{v}msat"
-
-
-def node_id_idx(a: str, b: str) -> int:
-    """BOLT 7 direction from ``a`` to ``b``: 0 if ``a`` sorts first."""
-    return 0 if a < b else 1
 
 
 def _sha(*parts: object) -> str:
@@ -137,97 +113,6 @@ def payment_secret_for(preimage: str) -> str:
     raw = bytearray(bytes.fromhex(preimage))
     raw[0] ^= 1
     return hashlib.sha256(bytes(raw)).hexdigest()
-
-
-# -- the graph -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """One direction of a channel as gossip (and askrene) see it."""
-
-    scid: str
-    direction: int
-    src: str
-    dst: str
-    base: int
-    ppm: int
-    delay: int
-    htlc_min: int
-    htlc_max: int
-    capacity: int
-    enabled: bool = True
-    ours: int = -1  # index of our channel, -1 for other nodes' channels
-
-    @property
-    def scidd(self) -> str:
-        return f"{self.scid}/{self.direction}"
-
-
-@dataclass(frozen=True)
-class PathHop:
-    """One hop of a getroutes path (askrene's fields)."""
-
-    edge: Edge
-    amount_in: int
-    amount_out: int
-    cltv_in: int
-    cltv_out: int
-    probability: float
-
-    def to_json(self) -> dict[str, Any]:
-        e = self.edge
-        return {"short_channel_id_dir": e.scidd, "node_id_in": e.src, "node_id_out": e.dst,
-                "amount_in_msat": self.amount_in, "amount_out_msat": self.amount_out,
-                "cltv_in": self.cltv_in, "cltv_out": self.cltv_out,
-                # Deprecated in v26.06, still sent until v27.06.
-                "next_node_id": e.dst, "amount_msat": self.amount_in, "delay": self.cltv_in}
-
-
-@dataclass
-class _View:
-    """The graph one getroutes call sees: gossip plus its layers."""
-
-    source: str
-    incoming: dict[str, list[Edge]]
-    disabled_nodes: dict[str, str]       # node -> layer that disabled it
-    disabled_channels: dict[str, str]    # scidd -> layer
-    limits: dict[str, tuple[int, int, str | None]]  # scidd -> (min, max, layer)
-    impressions: dict[str, int]
-    sourcefree: bool
-
-    def edges_into(self, node: str) -> list[Edge]:
-        return self.incoming.get(node, [])
-
-    def blocked(self, e: Edge) -> bool:
-        return (not e.enabled or e.src in self.disabled_nodes or e.dst in self.disabled_nodes
-                or e.scidd in self.disabled_channels)
-
-    def bounds(self, e: Edge) -> tuple[int, int]:
-        lo, hi = 0, e.capacity
-        known = self.limits.get(e.scidd)
-        if known is not None:
-            lo, hi = max(lo, known[0]), min(hi, known[1])
-        hi -= self.impressions.get(e.scidd, 0)
-        return lo, hi
-
-    def policy(self, e: Edge) -> tuple[int, int, int]:
-        if self.sourcefree and e.src == self.source:
-            return 0, 0, 0
-        return e.base, e.ppm, e.delay
-
-    def probability(self, e: Edge, amount: int) -> float:
-        """askrene's edge probability; 0 when the edge cannot carry it."""
-        if self.blocked(e) or amount < e.htlc_min or amount > e.htlc_max:
-            return 0.0
-        lo, hi = self.bounds(e)
-        if amount > hi:
-            return 0.0
-        if lo > hi:
-            lo = 0
-        if amount <= lo:
-            return 1.0
-        return (hi + 1 - amount) / (hi + 1 - lo)
 
 
 # -- invoices and payments -------------------------------------------------------
@@ -565,217 +450,26 @@ class PaymentEngine:
             nodes.update((self.m.node_id, ch.peer_id))
         return nodes
 
-    def _view(self, layer_names: list[str], source: str) -> _View:
-        localchans = "auto.localchans" in layer_names
-        incoming: dict[str, list[Edge]] = {k: list(v) for k, v in self._static_in.items()}
-        limits: dict[str, tuple[int, int, str | None]] = {}
-        for ch in self._our_channels(localchans):
-            out, back = self._our_edges(ch)
-            incoming.setdefault(out.dst, []).append(out)
-            incoming.setdefault(back.dst, []).append(back)
-            if localchans:
-                # askrene's auto.localchans: our side's exact spendable amount.
-                usable = ch.state == NORMAL
-                limits[out.scidd] = (0, ch.spendable_msat() if usable else 0, "auto.localchans")
-                limits[back.scidd] = (0, ch.receivable_msat() if usable else 0,
-                                      "auto.localchans")
-        disabled_nodes: dict[str, str] = {}
-        disabled_channels: dict[str, str] = {}
-        impressions: dict[str, int] = {}
-        for name in layer_names:
-            layer = self.askrene.get(name)
-            if layer is None:
-                continue  # an auto.* layer
-            for node in layer.disabled_nodes:
-                disabled_nodes.setdefault(node, name)
-            for scidd in layer.disabled_channels:
-                disabled_channels.setdefault(scidd, name)
-            for scidd, c in layer.constraints.items():
-                lo, hi, who = limits.get(scidd, (0, UNBOUNDED, None))
-                new_hi = min(hi, c.maximum)
-                limits[scidd] = (max(lo, c.minimum), new_hi, name if new_hi < hi else who)
-            for imp in layer.impressions:
-                impressions[imp.scidd] = impressions.get(imp.scidd, 0) + imp.amount
-        return _View(source, incoming, disabled_nodes, disabled_channels, limits, impressions,
-                     "auto.sourcefree" in layer_names)
-
     # -- getroutes --------------------------------------------------------------------
 
     def getroutes(self, source: str, destination: str, amount: int, layers: list[str],
                   maxfee: int, final_cltv: int, maxdelay: int, maxparts: int) -> dict[str, Any]:
-        """askrene's ``getroutes``; raises RpcError as askrene fails."""
-        if amount == 0:
-            raise RpcError(JSONRPC2_INVALID_PARAMS, "amount must be non-zero")
-        if maxparts == 0:
-            raise RpcError(JSONRPC2_INVALID_PARAMS, "maxparts must be non-zero")
-        if maxdelay > MAX_DELAY:
-            raise RpcError(PAY_USER_ERROR, f"maximum delay allowed is {MAX_DELAY}")
-        known = self._known_nodes("auto.localchans" in layers)
-        if source not in known:
-            raise RpcError(PAY_ROUTE_NOT_FOUND, f"Unknown source node {source}")
-        if destination not in known:
-            raise RpcError(PAY_ROUTE_NOT_FOUND, f"Unknown destination node {destination}")
-        view = self._view(layers, source)
-        path = self._search(view, source, destination, amount, final_cltv, risk=True)
-        if path is None:
-            raise RpcError(PAY_ROUTE_NOT_FOUND,
-                           self._explain(view, source, destination, amount, layers))
-        if path[0].amount_in - amount > maxfee:
-            cheaper = self._search(view, source, destination, amount, final_cltv, risk=False)
-            if cheaper is None or cheaper[0].amount_in - amount > maxfee:
-                raise RpcError(PAY_ROUTE_NOT_FOUND, "Could not find route without excessive cost")
-            path = cheaper
-        if path[0].cltv_in > maxdelay:
-            raise RpcError(PAY_ROUTE_NOT_FOUND, "Could not find route without excessive delays")
-        prob = math.prod(h.probability for h in path)
-        ppm = int(prob * 1_000_000)
-        return {"probability_ppm": ppm,
-                "routes": [{"probability_ppm": ppm, "amount_msat": amount,
-                            "final_cltv": final_cltv, "path": [h.to_json() for h in path]}]}
-
-    def _search(self, view: _View, source: str, dest: str, amount: int, final_cltv: int,
-                risk: bool) -> list[PathHop] | None:
-        """Cheapest path by fee (+ risk), searched backwards from ``dest`` so
-        each fee is charged on the amount its hop forwards."""
-        if source == dest:
-            return None
-        best: dict[str, float] = {dest: 0.0}
-        amt: dict[str, int] = {dest: amount}
-        cltv: dict[str, int] = {dest: final_cltv}
-        via: dict[str, tuple[Edge, float]] = {}
-        done: set[str] = set()
-        heap: list[tuple[float, str]] = [(0.0, dest)]
-        while heap:
-            cost, v = heapq.heappop(heap)
-            if v in done:
-                continue
-            done.add(v)
-            if v == source:
-                break
-            a_v = amt[v]
-            for e in view.edges_into(v):
-                u = e.src
-                if u in done or (u != source and u == self.m.node_id):
-                    continue  # never through our own node in the middle
-                p = view.probability(e, a_v)
-                if p <= 0.0:
-                    continue
-                base, ppm, delay = view.policy(e)
-                fee = fee_msat(a_v, base, ppm)
-                c = cost + fee + 1.0  # +1: of equal fees, the shorter path
-                if risk and p < 1.0:
-                    c += a_v * -math.log(p) / RISK_DIVISOR
-                if c < best.get(u, math.inf):
-                    best[u] = c
-                    amt[u] = a_v + fee
-                    cltv[u] = cltv[v] + delay
-                    via[u] = (e, p)
-                    heapq.heappush(heap, (c, u))
-        if source not in done:
-            return None
-        hops: list[PathHop] = []
-        u = source
-        while u != dest:
-            e, p = via[u]
-            hops.append(PathHop(e, amt[u], amt[e.dst], cltv[u], cltv[e.dst], p))
-            u = e.dst
-        return hops
-
-    # -- askrene's explain_failure ------------------------------------------------------
-
-    def _explain(self, view: _View, source: str, dest: str, amount: int,
-                 layers: list[str]) -> str:
-        none = "We could not find a usable set of paths."
-        all_edges = [e for es in view.incoming.values() for e in es]
-        for node, name, out in ((source, "source", True), (dest, "destination", False)):
-            mine = [e for e in all_edges if (e.src if out else e.dst) == node]
-            total = sum(e.capacity for e in mine)
-            if amount > total:
-                return f"{none} Total {name} capacity is only {msat_text(total)} " \
-                       f"(in {len(mine)} channels)."
-            known = 0
-            constrainers: list[str] = []
-            for e in mine:
-                lo, hi = view.bounds(e)
-                known += max(0, hi)
-                who = view.limits.get(e.scidd, (0, 0, None))[2]
-                if who is not None and who not in constrainers:
-                    constrainers.append(who)
-            if amount > known:
-                return f"{none} We know from {_layer_names(constrainers)} that {name} has " \
-                       f"maximum capacity {msat_text(known)} (in {len(mine)} channels)."
-            enabled = [e for e in mine if not view.blocked(e)]
-            if amount > sum(e.capacity for e in enabled):
-                if not enabled:
-                    return f"{none} All {len(mine)} channels to the {name} are disabled."
-                return (f"{none} {len(mine) - len(enabled)} of {len(mine)} channels to {name} "
-                        f"are disabled, leaving capacity only "
-                        f"{msat_text(sum(e.capacity for e in enabled))} of {msat_text(total)}.")
-        hops = self._shortest_hops(view, source, dest)
-        if hops is None:
-            return "There is no connection between source and destination at all"
-        path = "->".join(e.scid for e in hops)
-        need = amount
-        amounts = []
-        for e in reversed(hops):
-            amounts.append(need)
-            need += fee_msat(need, e.base, e.ppm)
-        amounts.reverse()
-        for e, a in zip(hops, amounts):
-            lo, hi = view.bounds(e)
-            if not e.enabled or e.scidd in view.disabled_channels or e.src in view.disabled_nodes \
-                    or e.dst in view.disabled_nodes:
-                why = self._why_disabled(view, e)
-            elif a > e.capacity:
-                why = f"isn't big enough to carry {msat_text(a)}."
-            elif a > hi:
-                who = view.limits.get(e.scidd, (0, 0, None))[2]
-                why = (f"layer {who} says max is {msat_text(max(0, hi))}" if who
-                       else "is constrained")
-            elif a > e.htlc_max:
-                why = f"exceeds htlc_maximum_msat ~{msat_text(e.htlc_max)}"
-            elif a < e.htlc_min:
-                why = f"below htlc_minumum_msat ~{msat_text(e.htlc_min)}"
-            else:
-                continue
-            return f"{none} The shortest path is {path}, but {e.scidd} {why}"
-        return (f"Actually, I'm not sure why we didn't find the obvious route {path}: "
-                "perhaps this is a bug?")
-
-    @staticmethod
-    def _why_disabled(view: _View, e: Edge) -> str:
-        if e.dst in view.disabled_nodes:
-            return f"leads to node disabled by layer {view.disabled_nodes[e.dst]}."
-        if e.scidd in view.disabled_channels:
-            return f"marked disabled by layer {view.disabled_channels[e.scidd]}."
-        if e.src in view.disabled_nodes:
-            return f"leads to node disabled by layer {view.disabled_nodes[e.src]}."
-        return "marked disabled by gossip message."
-
-    @staticmethod
-    def _shortest_hops(view: _View, source: str, dest: str) -> list[Edge] | None:
-        """Fewest hops, ignoring everything but connectivity (from dest back)."""
-        via: dict[str, Edge] = {}
-        frontier = [dest]
-        seen = {dest}
-        while frontier and source not in seen:
-            nxt = []
-            for v in frontier:
-                for e in view.edges_into(v):
-                    if e.src not in seen:
-                        seen.add(e.src)
-                        via[e.src] = e
-                        nxt.append(e.src)
-            frontier = nxt
-        if source not in seen:
-            return None
-        hops = []
-        u = source
-        while u != dest:
-            e = via[u]
-            hops.append(e)
-            u = e.dst
-        return hops
+        """askrene's ``getroutes`` (routing.py) on the market's graph now."""
+        localchans = "auto.localchans" in layers
+        ours_in: dict[str, list[Edge]] = {}
+        local: dict[str, int] = {}
+        for ch in self._our_channels(localchans):
+            out, back = self._our_edges(ch)
+            ours_in.setdefault(out.dst, []).append(out)
+            ours_in.setdefault(back.dst, []).append(back)
+            if localchans:
+                usable = ch.state == NORMAL
+                local[out.scidd] = ch.spendable_msat() if usable else 0
+                local[back.scidd] = ch.receivable_msat() if usable else 0
+        view = routing.view_of(self.askrene, layers, source, self.m.node_id, self._static_in,
+                               ours_in, local)
+        return routing.getroutes(view, self._known_nodes(localchans), destination, amount,
+                                 maxfee, final_cltv, maxdelay, maxparts)
 
     # -- invoices ------------------------------------------------------------------------
 
@@ -1163,11 +857,11 @@ class PaymentEngine:
             return None, f"Attempt to pay {h} with wrong secret"
         if inv.amount_msat is not None:
             if p.amount_msat < inv.amount_msat:
-                return None, f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} < " \
-                             f"{msat_text(inv.amount_msat)}"
+                return None, (f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} < "
+                              f"{msat_text(inv.amount_msat)}")
             if p.amount_msat > 2 * inv.amount_msat:
-                return None, f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} > " \
-                             f"{msat_text(2 * inv.amount_msat)}"
+                return None, (f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} > "
+                              f"{msat_text(2 * inv.amount_msat)}")
         return inv, ""
 
     def _pay_invoice(self, inv: Invoice, amount: int, now: int) -> None:
@@ -1261,29 +955,15 @@ class PaymentEngine:
             self.knobs.hold_s = hold_s
 
 
-def _layer_names(names: list[str]) -> str:
-    """askrene's ``format_layer_names``."""
-    if not names:
-        return "UNKNOWN"
-    if len(names) == 1:
-        return names[0]
-    parts = []
-    for i, n in enumerate(names):
-        prefix = " " if i == 0 else (" and " if i == len(names) - 1 else ", ")
-        parts.append(prefix + n)
-    return "layers" + "".join(parts)
-
-
 __all__ = [
-    "AUTO_LAYERS",
-    "Edge",
     "FAILCODE_NAMES",
+    "WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS",
+    "WIRE_TEMPORARY_CHANNEL_FAILURE",
+    "Edge",
     "Invoice",
     "Payment",
     "PaymentEngine",
     "RouteHop",
-    "WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS",
-    "WIRE_TEMPORARY_CHANNEL_FAILURE",
     "msat_text",
     "node_id_idx",
     "payment_secret_for",

@@ -59,7 +59,7 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 def p_label(name: str, value: Any) -> str:
     """``param_label``: a string, or a number taken as its text."""
-    if isinstance(value, bool) or isinstance(value, (dict, list)) or value is None:
+    if isinstance(value, (bool, dict, list)) or value is None:
         raise bad_param(name, value, "should be a string or number")
     if isinstance(value, (int, float)):
         return str(value)
@@ -140,28 +140,29 @@ def route_hops(value: Any) -> list[RouteHop]:
     for hop in value:
         if not isinstance(hop, dict):
             raise bad_param("route", hop, "should be an object")
-
-        def pick(new: str, old: str) -> tuple[str, Any]:
-            if hop.get(new) is not None:
-                return new, hop[new]
-            if hop.get(old) is not None:
-                return old, hop[old]
-            raise RpcError(JSONRPC2_INVALID_PARAMS, f"missing required parameter: {old}")
-
-        name, amount = pick("amount_out_msat", "amount_msat")
+        name, amount = _pick(hop, "amount_out_msat", "amount_msat")
         amount_msat = p_msat(name, amount)
-        name, node = pick("node_id_out", "id")
+        name, node = _pick(hop, "node_id_out", "id")
         node_id = p_node_id(name, node)
-        name, delay = pick("cltv_out", "delay")
+        name, delay = _pick(hop, "cltv_out", "delay")
         cltv = p_number(name, delay)
         if hop.get("short_channel_id_dir") is not None:
             scidd = p_scidd("short_channel_id_dir", hop["short_channel_id_dir"])
             scid = scidd.split("/")[0]
         else:
-            _, chan = pick("short_channel_id_dir", "channel")
+            _, chan = _pick(hop, "short_channel_id_dir", "channel")
             scid = p_scid("channel", chan)
         hops.append(RouteHop(node_id, scid, amount_msat, cltv))
     return hops
+
+
+def _pick(hop: dict[str, Any], new: str, old: str) -> tuple[str, Any]:
+    """A hop's field by its v26.06 name, else its older one."""
+    if hop.get(new) is not None:
+        return new, hop[new]
+    if hop.get(old) is not None:
+        return old, hop[old]
+    raise RpcError(JSONRPC2_INVALID_PARAMS, f"missing required parameter: {old}")
 
 
 # -- helpers --------------------------------------------------------------------------

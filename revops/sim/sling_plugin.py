@@ -50,10 +50,11 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 VERSION = "v4.1.1-revops-sim"
 LAYER = "sling"
@@ -733,11 +734,17 @@ class Sling:
 
     def _pay(self, task: Task, job: Job, route: list[dict[str, Any]], partner: str,
              first_scid: str) -> None:
-        task.seq += 1
-        label = f"sling-{task.scid}-{task.task_id}-{os.getpid()}-{task.seq}-{int(self.now)}"
-        inv = self.call("invoice", {"amount_msat": job.amount_msat, "label": label,
-                                    "description": f"sling rebalance {task.scid}",
-                                    "cltv": INVOICE_CLTV})
+        while True:
+            task.seq += 1
+            label = f"sling-{task.scid}-{task.task_id}-{int(self.now)}-{task.seq}"
+            try:
+                inv = self.call("invoice", {"amount_msat": job.amount_msat, "label": label,
+                                            "description": f"sling rebalance {task.scid}",
+                                            "cltv": INVOICE_CLTV})
+                break
+            except CallError as e:
+                if e.code != 900:  # a label left by an earlier run: take the next one
+                    raise
         fee = route[0]["amount_msat"] - job.amount_msat
         try:
             self.call("sendpay", {"route": route, "payment_hash": inv["payment_hash"],
