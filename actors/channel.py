@@ -99,7 +99,8 @@ class ChannelActor(PooledActor):
             return self.snapshot()
         if isinstance(message, StartProbe):
             probe = dataclasses.replace(self.fee.probe, active=True, since=message.now,
-                                        manual=True, zombie=False, attempts=0)
+                                        broadcast_at=None, manual=True, zombie=False,
+                                        attempts=0)
             self.fee = dataclasses.replace(self.fee, probe=probe)
             self.persist()
             return self.snapshot()

@@ -51,7 +51,7 @@ BACKBONE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("actor-restart-limit", "int", 5,
                "Restarts of one actor allowed within actor-restart-window before escalating",
                minimum=1, maximum=100),
-    OptionSpec("actor-restart-window", "int", 600,
+    OptionSpec("actor-restart-window", "int", 3600,
                "Window for actor-restart-limit", minimum=10, maximum=86400, unit="seconds"),
     OptionSpec("channel-workers", "int", 4,
                "Worker threads shared by all channel actors", minimum=1, maximum=16,

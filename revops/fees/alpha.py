@@ -48,6 +48,10 @@ PROFITABILITY_MULTIPLIER: Mapping[str, float] = {
     "zombie": 1.0,
 }
 LIQUIDITY_FAILURE_MEMORY = DAY
+# A congested channel stays congested until its slot use falls this far
+# below the threshold: slot use hovering at the threshold must not flap the
+# fee between the ceiling and its normal level.
+CONGESTION_EXIT_MARGIN = 0.1
 MIN_PROBE_OUTBOUND = 0.10  # a probe needs liquidity to forward with
 
 
@@ -190,8 +194,11 @@ def needed_msat(state: FeeState) -> int:
 
 
 def congestion(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float) -> str | None:
+    threshold = p.congestion_threshold
+    if state.mode == "congestion":
+        threshold = max(0.0, threshold - CONGESTION_EXIT_MARGIN)
     if facts.max_accepted_htlcs and facts.htlcs_in_flight >= (
-            p.congestion_threshold * facts.max_accepted_htlcs):
+            threshold * facts.max_accepted_htlcs):
         return (f"HTLC slots {facts.htlcs_in_flight}/{facts.max_accepted_htlcs} at or above "
                 f"{p.congestion_threshold:.0%}")
     recent_failures = [t for t in state.liquidity_failures if now - t < LIQUIDITY_FAILURE_MEMORY]
@@ -207,8 +214,8 @@ def update_probe(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float
     """Advance the probe: success, time-out, or an automatic start."""
     pr = state.probe
     if pr.active:
-        if state.last_outbound_at is not None and pr.since is not None \
-                and state.last_outbound_at >= pr.since:
+        if state.last_outbound_at is not None and pr.broadcast_at is not None \
+                and state.last_outbound_at >= pr.broadcast_at:
             return Probe(active=False, since=None, attempts=0, last_success=now,
                          zombie=False), "probe succeeded: a forward proved the channel alive"
         if pr.since is not None and now - pr.since >= p.probe_duration:
@@ -217,7 +224,7 @@ def update_probe(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float
             note = (f"probe timed out (attempt {attempts}/{p.probe_max_attempts})"
                     + ("; channel is a zombie" if zombie else ""))
             return dataclasses.replace(pr, active=False, attempts=attempts, zombie=zombie,
-                                       manual=False), note
+                                       manual=False, broadcast_at=None), note
         return pr, None
     if pr.zombie or p.probe_after <= 0 or pr.attempts >= p.probe_max_attempts:
         return pr, None
@@ -229,7 +236,7 @@ def update_probe(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float
     if facts.outbound_ratio < MIN_PROBE_OUTBOUND:
         return pr, None
     days = (now - quiet_since) / DAY
-    return dataclasses.replace(pr, active=True, since=now), \
+    return dataclasses.replace(pr, active=True, since=now, broadcast_at=None), \
         f"no outbound forward for {days:.1f} days: zero-fee probe started"
 
 
@@ -284,6 +291,11 @@ def decide(state: FeeState, inp: FeeInputs, p: FeeParams, now: float
     facts = inp.facts
     if state.first_seen is None:
         state = dataclasses.replace(state, first_seen=now)
+    if state.climb.base_ppm is None:
+        # The climb starts from the fee the channel has when first seen, so a
+        # special mode (congestion at the ceiling) never becomes its base.
+        state = dataclasses.replace(state, climb=dataclasses.replace(
+            state.climb, base_ppm=facts.fee_ppm))
     if state.last_broadcast_fee_ppm is None or (
             state.last_broadcast_fee_ppm != facts.fee_ppm and not state.broadcast_failing):
         # Adopt what the channel has (first sight, or changed by someone else).
@@ -391,11 +403,14 @@ def decide(state: FeeState, inp: FeeInputs, p: FeeParams, now: float
 def on_broadcast(state: FeeState, fee_ppm: int, base_msat: int, now: float) -> FeeState:
     """``setchannel`` succeeded: the new fee is what the market sees."""
     climb = state.climb
+    probe = state.probe
     if state.mode == "hill_climb":
         climb = hill_climb.on_broadcast(climb, fee_ppm, now)
     else:
         climb = hill_climb.start(climb, fee_ppm, now, keep_reference=False)
-    return dataclasses.replace(state, last_broadcast_fee_ppm=int(fee_ppm),
+    if state.mode == "probe" and probe.active:
+        probe = dataclasses.replace(probe, broadcast_at=now)
+    return dataclasses.replace(state, probe=probe, last_broadcast_fee_ppm=int(fee_ppm),
                                last_broadcast_base_msat=int(base_msat),
                                last_broadcast_at=now, broadcast_failing=False, climb=climb)
 

@@ -45,6 +45,7 @@ class Probe:
 
     active: bool = False
     since: float | None = None
+    broadcast_at: float | None = None  # when the zero fee went out: proof must come after
     attempts: int = 0  # failed attempts (timed out without a forward)
     last_success: float | None = None
     zombie: bool = False

@@ -20,8 +20,9 @@ def scrape(port: int) -> str:
 
 
 def sample(text: str, name: str) -> float | None:
+    """The value of series ``name`` (with its labels, if given) in a scrape."""
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
             return float(line.rsplit(" ", 1)[1])
     return None
 

@@ -104,7 +104,9 @@ def test_probe_starts_after_a_quiet_week_and_prices_zero():
     quiet = state(last_outbound_at=NOW - 8 * DAY)
     st, d = decide(quiet)
     assert d.mode == "probe" and d.target_fee_ppm == 0 and d.base_msat == 0 and d.emergency
-    assert st.probe.active and st.probe.since == NOW
+    assert st.probe.active and st.probe.since == NOW and st.probe.broadcast_at is None
+    st = alpha.on_broadcast(st, 0, 0, NOW + 5)
+    assert st.probe.broadcast_at == NOW + 5
 
 
 def test_probe_needs_outbound_liquidity_to_forward_with():
@@ -113,7 +115,11 @@ def test_probe_needs_outbound_liquidity_to_forward_with():
 
 
 def test_a_forward_proves_the_channel_alive_and_clears_the_probe():
-    st = state(probe=Probe(active=True, since=NOW - 3600), last_outbound_at=NOW - 8 * DAY)
+    st = state(probe=Probe(active=True, since=NOW - 3600, broadcast_at=NOW - 3000),
+               last_outbound_at=NOW - 8 * DAY)
+    early = alpha.observe_forward(st, "settled", 1_000_000, 0, NOW - 3500)
+    _, d = decide(early)  # before the zero fee went out: proves nothing
+    assert d.mode == "probe"
     st = alpha.observe_forward(st, "settled", 1_000_000, 0, NOW - 60)
     st2, d = decide(st)
     assert d.mode == "hill_climb" and not st2.probe.active
@@ -244,3 +250,20 @@ def test_outcome_bookkeeping():
     ok = alpha.on_broadcast(failed, 150, 0, NOW)
     assert ok.last_broadcast_fee_ppm == 150 and not ok.broadcast_failing
     assert ok.last_broadcast_at == NOW
+
+
+def test_congestion_has_an_exit_margin():
+    st, d = decide(state(mode="new"), facts=facts(htlcs=400))  # 83 %: enter
+    assert d.mode == "congestion"
+    st, d = decide(st, facts=facts(htlcs=350), now=NOW + 600)  # 72 %: still congested
+    assert d.mode == "congestion"
+    st, d = decide(st, facts=facts(htlcs=330), now=NOW + 1200)  # 68 %: out
+    assert d.mode == "hill_climb"
+
+
+def test_leaving_congestion_returns_to_the_fee_before_it():
+    st, d = decide(FeeState(), facts=facts(htlcs=480, fee_ppm=10))
+    assert d.mode == "congestion"
+    st = alpha.on_broadcast(st, 2500, 0, NOW)
+    st, d = decide(st, facts=facts(htlcs=0, fee_ppm=2500), now=NOW + 3600)
+    assert d.mode == "hill_climb" and d.target_fee_ppm == 10
