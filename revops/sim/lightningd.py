@@ -147,7 +147,7 @@ def prepare_loop() -> None:
 
 
 def default_table() -> MethodTable:
-    """The built-in methods plus the market's."""
+    """The built-in methods plus the market's and our payments' (and askrene's)."""
     table = MethodTable()
     builtin_rpc.register(table)
     try:

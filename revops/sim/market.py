@@ -42,10 +42,16 @@ The model, and where it follows lightningd v26.06:
 - Blocks every 600 s (``block_added``); fee rates follow the scenario series.
 - Forwards are stored column-wise in ``array``s (about 80 bytes each), so a
   million historical forwards fit in ~100 MB and page in O(page).
+- Our own payments (circular rebalances, probes), invoices and askrene's
+  layers live in ``market.payments`` (payments.py): they resolve in
+  ``advance`` through :meth:`Market.schedule` and move our channels'
+  balances; the ledger counts their fees as ``rebalance_cost_msat`` (per
+  destination channel too) and ``net_msat = revenue - rebalance cost``.
 
 Seam with the host (fixed): ``Market(scenario, seed)``, ``now``, ``node_id``,
 ``alias``, ``color``, ``network``, ``blockheight``, ``advance(until)``,
-``rpc_fault(method)``, ``report()``.
+``rpc_fault(method)``, ``report()``; with payments.py: ``schedule(t, fn,
+*args)``, ``emit(topic, payload)``, ``payments``.
 """
 
 from __future__ import annotations

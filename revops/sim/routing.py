@@ -64,10 +64,11 @@ class Edge:
     capacity: int
     enabled: bool = True
     ours: int = -1  # index of our channel, -1 for other nodes' channels
+    scidd: str = ""  # "scid/direction", filled in by __post_init__
 
-    @property
-    def scidd(self) -> str:
-        return f"{self.scid}/{self.direction}"
+    def __post_init__(self) -> None:
+        # Searches look this up for every edge they touch: compute it once.
+        object.__setattr__(self, "scidd", f"{self.scid}/{self.direction}")
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,22 @@ class View:
         return e.base, e.ppm, e.delay
 
     def probability(self, e: Edge, amount: int) -> float:
-        """askrene's edge probability; 0 when the edge cannot carry it."""
-        if self.blocked(e) or amount < e.htlc_min or amount > e.htlc_max:
+        """askrene's edge probability; 0 when the edge cannot carry it.
+        (The search's inner loop: the checks are inlined.)"""
+        if not e.enabled or amount < e.htlc_min or amount > e.htlc_max:
             return 0.0
-        lo, hi = self.bounds(e)
+        dn = self.disabled_nodes
+        if dn and (e.src in dn or e.dst in dn):
+            return 0.0
+        scidd = e.scidd
+        if self.disabled_channels and scidd in self.disabled_channels:
+            return 0.0
+        lo, hi = 0, e.capacity
+        known = self.limits.get(scidd) if self.limits else None
+        if known is not None:
+            lo, hi = max(lo, known[0]), min(hi, known[1])
+        if self.impressions:
+            hi -= self.impressions.get(scidd, 0)
         if amount > hi:
             return 0.0
         if lo > hi:

@@ -492,4 +492,33 @@ def test_payments_over_the_socket_survive_a_plugin_restart(
     with pytest.raises(PylnRpcError) as err:
         rpc.call("waitsendpay", {"payment_hash": "cd" * 32})
     assert err.value.error["code"] == PAY_NO_SUCH_PAYMENT
+    # A failing one: its error over the socket, its sendpay_failure checked by the node.
+    rpc.call("dev-payments", {"success_rate": 0.0})
+    inv2 = rpc.call("invoice", {"amount_msat": AMOUNT, "label": "doomed", "description": "x"})
+    rpc.call("sendpay", {"route": route, "payment_hash": inv2["payment_hash"],
+                         "payment_secret": inv2["payment_secret"]})
+    sim.advance(hours=0.05)
+    with pytest.raises(PylnRpcError) as err:
+        rpc.call("waitsendpay", {"payment_hash": inv2["payment_hash"]})
+    assert err.value.error["code"] == PAY_TRY_OTHER_ROUTE
+    assert err.value.error["data"]["failcodename"] == "WIRE_TEMPORARY_CHANNEL_FAILURE"
+    assert rpc.call("dev-ledger")["rebalances_failed"] == 1
     sim.stop()  # checks the node logged no schema violation (BROKEN)
+
+
+def test_wait_on_sendpays_and_invoices_indexes() -> None:
+    node = _forced(success_rate=1.0)
+    out_ch, in_ch = sink_and_source(node.market)
+    _, inv, sent = send_circular(node, out_ch, in_ch, AMOUNT, "waited")
+    now = call(TABLE, node, "wait", {"subsystem": "sendpays", "indexname": "created",
+                                     "nextvalue": 1})
+    assert now == {"subsystem": "sendpays", "created": 1}
+    # Blocks until the payment resolves (FakeNode: the market moves on), then
+    # says what changed, as lightningd's wait does.
+    done = call(TABLE, node, "wait", {"subsystem": "sendpays", "indexname": "updated",
+                                      "nextvalue": 1})
+    assert done == {"subsystem": "sendpays", "updated": 1, "sendpays": {
+        "status": "complete", "partid": 0, "groupid": 1, "payment_hash": inv["payment_hash"]}}
+    paid = call(TABLE, node, "wait", {"subsystem": "invoices", "indexname": "updated",
+                                      "nextvalue": 1})
+    assert paid["updated"] == 1 and sent["created_index"] == 1

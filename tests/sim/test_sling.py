@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pyln.client import RpcError as PylnRpcError
 
-from revops.sim.cli import sling_plugin_command
+from revops.sim.cli import sling_plugin_command, summary_table
+from revops.sim.harness import run_sim
 from revops.sim.jsonrpc import RpcError
 from revops.sim.market import Market
 from revops.sim.sling_plugin import (
@@ -219,3 +220,23 @@ def test_sling_plugin_under_the_sim(sim_factory: Any) -> None:
         again.rpc.call("sling-go", {})
     assert err.value.error["message"] == "No jobs found"
     again.stop()
+
+
+def test_run_with_sling_reports_the_rebalance_figures(tmp_path: Path) -> None:
+    """``revops-sim run --sling``: sling runs beside (here: no plugin under
+    test); the report and the table carry the rebalance figures."""
+    out = tmp_path / "report.json"
+    done = run_sim("run", "--plugin", "none", "--sling", "--days", "0.02", "--dir",
+                   str(tmp_path / "node"), "--report", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    for key in ("rebalance_cost_msat", "rebalanced_msat", "rebalances_succeeded",
+                "rebalances_failed", "net_msat"):
+        assert key in report
+    assert {"rebalanced_in_msat", "rebalance_cost_msat"} <= set(report["channels"][0])
+    assert "rebalances ok/fail" in done.stdout and "rebal_cost_msat" in done.stdout
+    assert "started" in (tmp_path / "node" / "log").read_text()
+    assert (tmp_path / "node" / "sling").is_dir()  # the plugin ran in the node's dir
+    text = summary_table({**report, "rebalanced_msat": 5_000_000, "rebalances_succeeded": 3,
+                          "rebalances_failed": 1})
+    assert "5,000,000 msat" in text and "3 / 1" in text
