@@ -78,6 +78,7 @@ class Coordinator(pykka.ThreadingActor):
         self.metrics = metrics
         self.parent = parent
         self.commands: dict[str, Callable[[Mapping[str, Any], float], Any]] = {}
+        self.rpc_calls = 0  # RPC calls made during the current cycle (for status and benches)
 
     # -- subclass API ----------------------------------------------------------
     def cycle(self, now: float, config: ConfigSnapshot, forced: bool) -> Mapping[str, Any]:
@@ -103,6 +104,7 @@ class Coordinator(pykka.ThreadingActor):
     # -- helpers ---------------------------------------------------------------
     def rpc(self, method: str, params: Any = None, filter: Any = None) -> Any:
         """Ask the RpcActor; returns an ``RpcResult`` (never raises for RPC errors)."""
+        self.rpc_calls += 1
         return self.deps.rpc.proxy().call(method, params, filter).get(timeout=ASK_TIMEOUT)
 
     @property
@@ -143,6 +145,7 @@ class Coordinator(pykka.ThreadingActor):
     def _tick(self, tick: Tick) -> None:
         config = self.config
         start = time.monotonic()
+        self.rpc_calls = 0
         summary: Mapping[str, Any] = {}
         error: BaseException | None = None
         try:
@@ -150,6 +153,7 @@ class Coordinator(pykka.ThreadingActor):
         except Exception as e:
             error = e
         seconds = time.monotonic() - start
+        summary = {**summary, "rpc_calls": self.rpc_calls}
         self.metrics.cycle_seconds.labels(self.name).observe(seconds)
         if self.parent is not None:
             self.parent.tell(CycleDone(self.name, tick.now, seconds, error is None,
