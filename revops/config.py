@@ -184,3 +184,33 @@ def describe(snapshot: ConfigSnapshot, key: str,
         "accepted": spec.accepted,
         "description": spec.description,
     }
+
+
+def example_config(specs: Iterable[OptionSpec] = OPTIONS) -> str:
+    """The lightningd config snippet in ``etc/lightningd-config.example``:
+    every option with its meaning, accepted values and default."""
+    lines = ["# revops: example lightningd config snippet (every option, with its default).",
+             "# Append to ~/.lightning/config (or the network's config) and restart lightningd,",
+             "# or start the plugin at runtime: lightning-cli plugin start /path/to/revops-plugin",
+             "# Options marked [runtime] can also be changed later with",
+             "#   lightning-cli revenue-config set <key> <value>",
+             "# Regenerate this file with: python -m revops.config > etc/lightningd-config.example",
+             "",
+             "plugin=/usr/local/bin/revops-plugin",
+             ""]
+    for spec in specs:
+        lines.append(f"# {spec.description}.")
+        lines.append(f"# Accepted: {spec.accepted}. "
+                     + ("[runtime]" if spec.runtime else "[startup only]"))
+        if spec.kind == "flag":
+            lines.append(f"#{spec.option_name}")
+        elif spec.default == "":
+            lines.append(f"#{spec.option_name}=")
+        else:
+            lines.append(f"#{spec.option_name}={spec.format(spec.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(example_config(), end="")
