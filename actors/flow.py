@@ -9,20 +9,19 @@ Each cycle (``flow-interval``):
    backwards, newest first, within ``flow-hydration-rows-per-cycle`` rows,
    so a long history is spread over several cycles (asked for at the next
    advance with ``RunSoon`` while history remains) while the recent
-   figures are right from the first; pages are written by the StoreActor
-   while the next one is fetched (one write in flight, in order);
-2. rebuild the daily buckets of the days the pages touched;
-3. read the channels (``listpeerchannels``, filtered) and the wallet
+   figures are right from the first; each page is stored with the daily
+   bucket changes it makes and its cursor, in one transaction;
+2. read the channels (``listpeerchannels``, filtered) and the wallet
    (``listfunds``, filtered), compute every open channel's flow and
    profitability, and tell ``EconomicsUpdate`` to the fee and rebalance
    coordinators;
-4. take the day's financial snapshot if it is the first cycle of a UTC
+3. take the day's financial snapshot if it is the first cycle of a UTC
    day, and prune raw forwards past ``flow-retention-days`` once hydrated.
 
 ``forward_event`` notifications ask for a quick incremental sync (at most
-one queued at a time: a burst of events costs one sync); the cycle's sync
-is the authority. Commands answer from the same code after an incremental
-sync, so what they show is current. Every failure (an RPC error, the
+one queued at a time and one a minute: a burst of events costs one sync);
+the cycle's sync is the authority. Commands answer from the same code
+after an incremental sync, so what they show is current. Every failure (an RPC error, the
 database) is a value in the summary and a log line, never a crash.
 """
 
@@ -90,6 +89,9 @@ from revops.storage.errors import StorageError
 log = logging.getLogger("revops.flow")
 
 RECENT_FORWARDS = 20
+# A forward_event asks for a sync at most this often (seconds of the
+# clock): a busy node emits several a second, and the cycle is the authority.
+EVENT_SYNC_GAP = 60.0
 
 
 @dataclass(frozen=True)
@@ -108,28 +110,6 @@ class SyncReport:
     @property
     def rows(self) -> int:
         return self.new + self.updates + self.history
-
-
-class _PageWriter:
-    """Keeps one page write in flight at the StoreActor while the next page
-    is fetched; ``committed`` is the cursor of the last page known stored."""
-
-    def __init__(self, store: Any, committed: SyncState) -> None:
-        self.store = store
-        self.committed = committed
-        self._pending: tuple[pykka.Future[Any], SyncState] | None = None
-
-    def write(self, rows: list[Any], state: SyncState) -> None:
-        self.flush()
-        self._pending = (self.store.flow_store_page(rows, state), state)
-
-    def flush(self) -> None:
-        if self._pending is None:
-            return
-        fut, state = self._pending
-        self._pending = None
-        fut.get(timeout=ASK_TIMEOUT)  # a storage error surfaces here
-        self.committed = state
 
 
 class FlowCoordinator(Coordinator):
@@ -261,7 +241,7 @@ class FlowCoordinator(Coordinator):
 
     def _sync(self, now: float, config: ConfigSnapshot, history: bool) -> SyncReport:
         """New forwards, status changes, then (with ``history``) older ones,
-        within the per-cycle row budget; then rebuild touched buckets."""
+        within the per-cycle row budget."""
         page_size = int(config["flow-page-size"])
         budget = int(config["flow-hydration-rows-per-cycle"])
         state = self.state
@@ -274,7 +254,10 @@ class FlowCoordinator(Coordinator):
             self.store.flow_save_state(state).get(timeout=ASK_TIMEOUT)
             self.state = state
             log.info("forwards history: %d forwards to hydrate, newest first", created)
-        writer = _PageWriter(self.store, state)
+        # Pages are written one at a time, each before the next is fetched:
+        # with a write in flight while the next page is parsed, both threads
+        # fight for the GIL (sqlite releases it at every row) and it is slower.
+        committed = state
         counts = {"new": 0, "updates": 0, "history": 0}
         pages = 0
         error: str | None = None
@@ -305,8 +288,10 @@ class FlowCoordinator(Coordinator):
                     after = advance(state, page, entries, now)
                     if after == state and phase != "history":
                         break  # nothing usable came back: caught up
-                    writer.write(to_rows(entries), after)
-                    state = after
+                    delta = self.store.flow_store_page(to_rows(entries), after).get(
+                        timeout=ASK_TIMEOUT)
+                    state = committed = after
+                    self._apply(delta)
                     pages += 1
                     counts[phase] += len(entries)
                     budget -= max(1, len(entries))
@@ -314,25 +299,17 @@ class FlowCoordinator(Coordinator):
                         break
                 if error is not None:
                     break
-            writer.flush()
         except StorageError as e:
             error = f"storage: {e}"
         finally:
             # Whatever was committed is the truth, even after an error.
-            self.state = writer.committed
+            self.state = committed
         if hist_start is not None:
             self.hydration_seconds += time.monotonic() - hist_start
             self.hydration_rows += counts["history"]
         if self.state.hydrated_at and counts["history"]:
             log.info("forwards history hydrated: %d forwards in %.1f s of sync work",
                      self.state.target, self.hydration_seconds)
-        if error is None:
-            try:
-                delta = self.store.flow_rebuild_dirty(self.state.raw_from_day).get(
-                    timeout=ASK_TIMEOUT)
-                self._apply(delta)
-            except StorageError as e:
-                error = f"storage: {e}"
         if error is not None:
             self._note_error(error)
         elif self.last_error_logged and self.last_error_logged.startswith(("listforwards",
@@ -449,9 +426,6 @@ class FlowCoordinator(Coordinator):
         if cutoff <= self.state.raw_from_day:
             self.last_prune_day = today
             return 0
-        # Buckets of every marked day are rebuilt before their raw rows go.
-        delta = self.store.flow_rebuild_dirty(self.state.raw_from_day).get(timeout=ASK_TIMEOUT)
-        self._apply(delta)
         state = replace(self.state, raw_from_day=cutoff)
         deleted = self.store.flow_prune(cutoff, state).get(timeout=ASK_TIMEOUT)
         self.state = state
@@ -520,7 +494,8 @@ class FlowCoordinator(Coordinator):
         self.last_now = max(self.last_now, note.now)
         payload = note.payload
         if note.topic == "forward_event":
-            if not self.sync_pending and self.loaded and self.state.begun:
+            recent = self.last_sync_at is not None and note.now - self.last_sync_at < EVENT_SYNC_GAP
+            if not self.sync_pending and not recent and self.loaded and self.state.begun:
                 self.sync_pending = True
                 self.actor_ref.tell(SyncSoon())
         elif note.topic == "block_added":

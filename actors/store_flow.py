@@ -2,9 +2,8 @@
 on its connection; see actors/store.py).
 
 Writes happen in one transaction each: a page of forwards together with
-the sync cursor it advances to and the days it touched, so a crash or a
-stop between two pages leaves the copy exactly at the previous page (and
-the next bucket rebuild still knows which days to redo).
+the bucket changes it makes and the sync cursor it advances to, so a crash
+or a stop between two pages leaves the copy exactly at the previous page.
 """
 
 from __future__ import annotations
@@ -49,18 +48,12 @@ class FlowStore:
         with storage_errors(self.path):
             return flow.load_cursor()
 
-    def flow_store_page(self, rows: Sequence[Row], state: SyncState) -> int:
-        """Store a page of forwards (upserted by created_index) and the
-        cursor after it, and mark the days it touched for a rebuild."""
+    def flow_store_page(self, rows: Sequence[Row], state: SyncState) -> BucketDelta:
+        """Store a page of forwards (upserted by created_index), the bucket
+        changes it makes and the cursor after it; returns those changes."""
         self._require()
         with storage_errors(self.path), models.db.atomic():
             return flow.store_page(rows, state)
-
-    def flow_rebuild_dirty(self, raw_from_day: int) -> BucketDelta:
-        """Bring the buckets of every marked day up to date; what changed."""
-        self._require()
-        with storage_errors(self.path), models.db.atomic():
-            return flow.rebuild_dirty(int(raw_from_day))
 
     def flow_save_state(self, state: SyncState) -> None:
         self._require()
@@ -68,7 +61,8 @@ class FlowStore:
             flow.save_cursor(state)
 
     def flow_prune(self, before_day: int, state: SyncState) -> int:
-        """Delete raw forwards before ``before_day``; their buckets become final."""
+        """Delete raw forwards before ``before_day`` (``state`` says so with
+        its ``raw_from_day``); their buckets become final."""
         self._require()
         with storage_errors(self.path), models.db.atomic():
             deleted = flow.prune_forwards(int(before_day))
@@ -76,6 +70,8 @@ class FlowStore:
             return deleted
 
     def flow_rebuild_days(self, days: Sequence[int], raw_from_day: int = 0) -> BucketDelta:
+        """Recompute the buckets of ``days`` from the raw rows (a repair;
+        returns what it had to change)."""
         self._require()
         with storage_errors(self.path), models.db.atomic():
             return flow.rebuild_days(days, raw_from_day)

@@ -15,6 +15,12 @@ bucket for a day holds both sides of what passed through it:
 A forward that failed before an outgoing channel was known counts on its
 incoming channel only. In-flight (``offered``) forwards count nowhere yet.
 
+Buckets are kept by difference: when a page of forwards is stored, each
+forward adds what it counts for and takes back what its previous stored
+version counted for (:func:`page_changes`), in the page's transaction.
+:func:`from_groups` computes the same buckets from scratch (from the raw
+rows grouped in SQL): the reference the incremental ones must equal.
+
 A window of N days is "the N previous whole UTC days and today so far":
 it always covers at least the last N x 24 hours, and its buckets are whole
 days. ``window_span_days`` says how many days it really covers.
@@ -23,7 +29,7 @@ days. ``window_span_days`` says how many days it really covers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 DAY = 86400
@@ -32,8 +38,6 @@ DAY = 86400
 COUNTERS = ("in_volume_msat", "settled_in", "failed_in", "local_failed_in",
             "out_volume_msat", "fees_msat", "settled_out", "failed_out", "local_failed_out",
             "liquidity_failed_out")
-OUT_COUNTERS = COUNTERS[4:]
-IN_COUNTERS = COUNTERS[:4]
 
 
 def day_of(ts: float) -> int:
@@ -106,25 +110,117 @@ class DayBucket:
         return (self.day, self.scid, *self.totals.values())
 
 
-def merge_sides(out_side: Iterable[tuple], in_side: Iterable[tuple]) -> list[DayBucket]:
-    """Buckets from the two aggregates over raw forwards: ``out_side`` rows
-    are ``(day, scid, *OUT_COUNTERS)`` grouped by outgoing channel,
-    ``in_side`` rows ``(day, scid, *IN_COUNTERS)`` by incoming channel."""
-    merged: dict[tuple[int, str], list[int]] = {}
-    n_in = len(IN_COUNTERS)
-    for day, scid, *vals in in_side:
-        slot = merged.setdefault((day, scid), [0] * len(COUNTERS))
-        slot[:n_in] = [int(v or 0) for v in vals]
-    for day, scid, *vals in out_side:
-        slot = merged.setdefault((day, scid), [0] * len(COUNTERS))
-        slot[n_in:] = [int(v or 0) for v in vals]
-    return [DayBucket(day, scid, Totals(*vals)) for (day, scid), vals in sorted(merged.items())]
+# Statuses as stored (lightningd's wallet numbering, see forwards.py), and
+# the failcode of a local failure for lack of liquidity or slots.
+_SETTLED, _FAILED, _LOCAL_FAILED = 1, 2, 3
+_TEMPORARY_CHANNEL_FAILURE = 0x1007
+
+
+def from_groups(groups: Iterable[Sequence]) -> list[DayBucket]:
+    """Per-channel day buckets from forwards grouped by
+    ``(day, in_channel, out_channel, status, liquidity_failure)``, each
+    group given as that key followed by ``count, sum(in_msat),
+    sum(out_msat), sum(fee_msat)``. Every forward counts on its incoming
+    channel, and on its outgoing channel when it has one; in-flight
+    (``offered``) forwards count nowhere."""
+    acc: dict[tuple[int, str], list[int]] = {}
+    width = len(COUNTERS)
+    for day, in_ch, out_ch, status, liq, n, in_sum, out_sum, fee_sum in groups:
+        n = int(n or 0)
+        if status not in (_SETTLED, _FAILED, _LOCAL_FAILED) or n == 0:
+            continue
+        slot = acc.get((day, in_ch))
+        if slot is None:
+            slot = acc[(day, in_ch)] = [0] * width
+        if status == _SETTLED:
+            slot[0] += int(in_sum or 0)
+            slot[1] += n
+        elif status == _FAILED:
+            slot[2] += n
+        else:
+            slot[3] += n
+        if out_ch is None:
+            continue
+        slot = acc.get((day, out_ch))
+        if slot is None:
+            slot = acc[(day, out_ch)] = [0] * width
+        if status == _SETTLED:
+            slot[4] += int(out_sum or 0)
+            slot[5] += int(fee_sum or 0)
+            slot[6] += n
+        elif status == _FAILED:
+            slot[7] += n
+        else:
+            slot[8] += n
+            if liq:
+                slot[9] += n
+    return [DayBucket(day, scid, Totals(*vals)) for (day, scid), vals in sorted(acc.items())]
+
+
+Changes = dict[tuple[int, str], list[int]]  # (day, scid) -> counter changes, COUNTERS order
+
+
+def add_row(acc: Changes, row: Sequence, sign: int = 1) -> None:
+    """Add (or with ``sign`` -1 take back) what one stored forward row
+    (``forwards.ROW_FIELDS`` order) counts for in its day's buckets."""
+    status = row[7]
+    if status not in (_SETTLED, _FAILED, _LOCAL_FAILED):
+        return
+    day = math.floor(row[9] / DAY)
+    width = len(COUNTERS)
+    key = (day, row[2])
+    slot = acc.get(key)
+    if slot is None:
+        slot = acc[key] = [0] * width
+    if status == _SETTLED:
+        slot[0] += sign * row[4]
+        slot[1] += sign
+    elif status == _FAILED:
+        slot[2] += sign
+    else:
+        slot[3] += sign
+    out = row[3]
+    if out is None:
+        return
+    key = (day, out)
+    slot = acc.get(key)
+    if slot is None:
+        slot = acc[key] = [0] * width
+    if status == _SETTLED:
+        slot[4] += sign * (row[5] or 0)
+        slot[5] += sign * (row[6] or 0)
+        slot[6] += sign
+    elif status == _FAILED:
+        slot[7] += sign
+    else:
+        slot[8] += sign
+        if row[8] == _TEMPORARY_CHANNEL_FAILURE:
+            slot[9] += sign
+
+
+def page_changes(rows: Iterable[Sequence], stored: Mapping[int, Sequence],
+                 from_day: int = 0) -> Changes:
+    """What storing ``rows`` changes in the buckets, given the versions of
+    them already ``stored`` (by created_index). A stored version newer than
+    the listed one is kept (the store never goes back), so it changes
+    nothing; days before ``from_day`` are final and never change."""
+    acc: Changes = {}
+    for row in rows:
+        old = stored.get(row[0])
+        if old is not None:
+            if (old[1] or 0) > (row[1] or 0):
+                continue
+            if math.floor(old[9] / DAY) >= from_day:
+                add_row(acc, old, -1)
+        if math.floor(row[9] / DAY) >= from_day:
+            add_row(acc, row, 1)
+    return {k: v for k, v in acc.items() if any(v)}
 
 
 @dataclass(frozen=True)
 class BucketDelta:
-    """How a set of buckets changed: per channel (fees, liquidity
-    failures) and node-wide per final status. Feeds counters that only go up."""
+    """How the buckets changed: per channel (fees, liquidity failures) and
+    node-wide per final status. Feeds counters that only go up."""
 
     fees_msat: Mapping[str, int]
     liquidity_failed: Mapping[str, int]
@@ -149,28 +245,32 @@ class BucketDelta:
 NO_DELTA = BucketDelta({}, {}, {})
 
 
-def _node_counts(t: Totals) -> dict[str, int]:
-    # Every forward has an incoming channel: node-wide counts come from that side.
-    return {"settled": t.settled_in, "failed": t.failed_in, "local_failed": t.local_failed_in}
+def delta_of(changes: Changes) -> BucketDelta:
+    fees: dict[str, int] = {}
+    liq: dict[str, int] = {}
+    counts = {"settled": 0, "failed": 0, "local_failed": 0}
+    for (_, scid), v in changes.items():
+        if v[5]:
+            fees[scid] = fees.get(scid, 0) + v[5]
+        if v[9]:
+            liq[scid] = liq.get(scid, 0) + v[9]
+        # Every forward has an incoming channel: node-wide counts come from that side.
+        counts["settled"] += v[1]
+        counts["failed"] += v[2]
+        counts["local_failed"] += v[3]
+    return BucketDelta({k: v for k, v in fees.items() if v}, {k: v for k, v in liq.items() if v},
+                       {k: v for k, v in counts.items() if v})
 
 
 def bucket_delta(old: Iterable[DayBucket], new: Iterable[DayBucket]) -> BucketDelta:
     """What replacing ``old`` buckets by ``new`` ones (same days) changes."""
-    fees: dict[str, int] = {}
-    liq: dict[str, int] = {}
-    counts = {"settled": 0, "failed": 0, "local_failed": 0}
+    acc: Changes = {}
     for sign, buckets in ((-1, old), (1, new)):
         for b in buckets:
-            t = b.totals
-            if t.fees_msat:
-                fees[b.scid] = fees.get(b.scid, 0) + sign * t.fees_msat
-            if t.liquidity_failed_out:
-                liq[b.scid] = liq.get(b.scid, 0) + sign * t.liquidity_failed_out
-            for k, v in _node_counts(t).items():
-                counts[k] += sign * v
-    return BucketDelta({k: v for k, v in fees.items() if v},
-                       {k: v for k, v in liq.items() if v},
-                       {k: v for k, v in counts.items() if v})
+            slot = acc.setdefault((b.day, b.scid), [0] * len(COUNTERS))
+            for i, v in enumerate(b.totals.values()):
+                slot[i] += sign * v
+    return delta_of(acc)
 
 
 def contiguous_ranges(days: Iterable[int]) -> list[tuple[int, int]]:

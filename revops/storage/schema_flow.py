@@ -16,7 +16,7 @@ _COUNTERS = ("in_volume_msat", "settled_in", "failed_in", "local_failed_in",
 
 def v4_flow(db: SqliteDatabase, migrator: SqliteMigrator) -> None:
     """Forwards (keyed by lightningd's created_index), daily per-channel
-    buckets and the days whose buckets are due a rebuild, the forwards sync cursor, per-channel underwater spells, the
+    buckets, the forwards sync cursor, per-channel underwater spells, the
     channel cost ledger (one row per reference), financial snapshots."""
     # created_index is the rowid: lookups and upserts by it cost nothing extra.
     db.execute_sql(
@@ -43,9 +43,6 @@ def v4_flow(db: SqliteDatabase, migrator: SqliteMigrator) -> None:
     # Windows read every channel over the last days; a channel's history by scid.
     db.execute_sql("CREATE UNIQUE INDEX flow_daily_day_scid ON flow_daily (day, scid)")
     db.execute_sql("CREATE INDEX flow_daily_scid_day ON flow_daily (scid, day)")
-    # Days whose buckets are behind their raw rows (rebuilt once per sync,
-    # not once per page; recorded with the page, so a crash loses none).
-    db.execute_sql("CREATE TABLE flow_dirty_day (day INTEGER NOT NULL PRIMARY KEY)")
     db.execute_sql(
         "CREATE TABLE flow_cursor ("
         " name TEXT NOT NULL PRIMARY KEY,"
@@ -117,10 +114,6 @@ class FlowDaily(BaseModel):
         primary_key = False
 
 
-class FlowDirtyDay(BaseModel):
-    day = IntegerField(primary_key=True)
-
-
 class FlowCursor(BaseModel):
     name = TextField(primary_key=True)
     value = IntegerField()
@@ -154,5 +147,5 @@ class FlowSnapshot(BaseModel):
     complete = IntegerField()
 
 
-MODELS: tuple[type[BaseModel], ...] = (Forward, FlowDaily, FlowDirtyDay, FlowCursor, FlowChannel, ChannelCost,
+MODELS: tuple[type[BaseModel], ...] = (Forward, FlowDaily, FlowCursor, FlowChannel, ChannelCost,
                                        FlowSnapshot)

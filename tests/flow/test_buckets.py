@@ -14,7 +14,8 @@ from revops.flow.buckets import (
     contiguous_ranges,
     day_of,
     day_start,
-    merge_sides,
+    from_groups,
+    page_changes,
     window_span_days,
     window_start_day,
     window_totals,
@@ -42,14 +43,25 @@ def test_contiguous_ranges():
     assert contiguous_ranges([]) == []
 
 
-def test_merge_sides_puts_both_sides_of_a_channel_in_one_bucket():
-    out_side = [(D0, B, 1_000_000, 1000, 1, 1, 1, 1)]
-    in_side = [(D0, A, 1_001_000, 1, 1, 0), (D0, B, 7, 1, 0, None)]
-    got = {b.scid: b.totals for b in merge_sides(out_side, in_side)}
-    assert got[A] == Totals(in_volume_msat=1_001_000, settled_in=1, failed_in=1)
-    assert got[B] == Totals(in_volume_msat=7, settled_in=1, out_volume_msat=1_000_000,
-                            fees_msat=1000, settled_out=1, failed_out=1, local_failed_out=1,
-                            liquidity_failed_out=1)
+def test_groups_credit_the_incoming_and_the_outgoing_channel():
+    groups = [
+        # day, in, out, status, liquidity failure, count, sum in, sum out, sum fee
+        (D0, A, B, 1, 0, 2, 2_002_000, 2_000_000, 2000),   # settled A -> B
+        (D0, A, B, 2, 0, 1, 1_001_000, 1_000_000, 1000),   # failed downstream
+        (D0, C, B, 3, 1, 3, 900, 0, 0),                    # B had no liquidity
+        (D0, C, None, 3, 0, 1, 100, 0, 0),                 # failed before an out channel
+        (D0, B, A, 0, 0, 4, 400, 300, 100),                # in flight: nowhere yet
+        (D0 + 1, B, A, 1, 0, 1, 5_000_500, 5_000_000, 500),
+    ]
+    got = {(b.day, b.scid): b.totals for b in from_groups(groups)}
+    assert got == {
+        (D0, A): Totals(in_volume_msat=2_002_000, settled_in=2, failed_in=1),
+        (D0, B): Totals(out_volume_msat=2_000_000, fees_msat=2000, settled_out=2, failed_out=1,
+                        local_failed_out=3, liquidity_failed_out=3),
+        (D0, C): Totals(local_failed_in=4),
+        (D0 + 1, B): Totals(in_volume_msat=5_000_500, settled_in=1),
+        (D0 + 1, A): Totals(out_volume_msat=5_000_000, fees_msat=500, settled_out=1),
+    }
 
 
 def test_bucket_delta_counts_changes_only():
@@ -60,6 +72,30 @@ def test_bucket_delta_counts_changes_only():
     assert d == BucketDelta({B: 150}, {}, {"settled": 1, "local_failed": 1})
     assert bucket_delta(new, new).empty
     assert (d + d).fees_msat == {B: 300}
+
+
+def vec(**kw: int) -> list[int]:
+    return list(Totals(**kw).values())
+
+
+def test_page_changes_add_new_rows_and_take_back_stored_versions():
+    offered = to_rows([fwd(6, A, C, "offered", 1000, 900, T0 + 5)])[0]
+    settled = to_rows([fwd(6, A, C, "settled", 1000, 900, T0 + 5, updated=4)])[0]
+    liq = to_rows([fwd(7, C, B, "local_failed", 500, None, T0 + 9, failcode=4103)])[0]
+    # New rows count once each; an in-flight one counts nowhere.
+    assert page_changes([offered, liq], {}) == {
+        (D0, C): vec(local_failed_in=1), (D0, B): vec(local_failed_out=1,
+                                                     liquidity_failed_out=1)}
+    # It settles: the stored (offered) version took nothing, the new one adds.
+    assert page_changes([settled], {6: offered}) == {
+        (D0, A): vec(in_volume_msat=1000, settled_in=1),
+        (D0, C): vec(out_volume_msat=900, fees_msat=100, settled_out=1)}
+    # Listed again as it is stored: nothing changes.
+    assert page_changes([settled], {6: settled}) == {}
+    # An older listing than what is stored is ignored, as the store ignores it.
+    assert page_changes([offered], {6: settled}) == {}
+    # Days before from_day are final.
+    assert page_changes([settled], {6: offered}, from_day=D0 + 1) == {}
 
 
 def test_window_totals_sum_days_from_the_start_day():
@@ -94,8 +130,7 @@ def buckets(store, first=D0 - 1, last=D0 + 5):
 
 def test_hand_computed_day_buckets(store):
     rows = to_rows(day_forwards())
-    store.flow_store_page(rows, SyncState(created=6, low=1, target=6)).get()
-    delta = store.flow_rebuild_dirty(0).get()
+    delta = store.flow_store_page(rows, SyncState(created=6, low=1, target=6)).get()
     got = buckets(store)
     assert got == {
         (D0, A): Totals(in_volume_msat=1_001_000, settled_in=1, failed_in=1),
@@ -115,24 +150,25 @@ def test_hand_computed_day_buckets(store):
 
     # The in-flight forward settles: its day is rebuilt, in place.
     settled = fwd(6, A, C, "settled", 1000, 900, T0 + DAY - 1.0, updated=4)
-    store.flow_store_page(to_rows([settled]), SyncState(created=6, updated=4, low=1)).get()
-    delta = store.flow_rebuild_dirty(0).get()
+    delta = store.flow_store_page(to_rows([settled]),
+                                  SyncState(created=6, updated=4, low=1)).get()
     assert delta == BucketDelta({C: 100}, {}, {"settled": 1})
     got = buckets(store)
     assert got[(D0, C)] == Totals(local_failed_in=2, out_volume_msat=900, fees_msat=100,
                                   settled_out=1)
     assert got[(D0, A)] == Totals(in_volume_msat=1_002_000, settled_in=2, failed_in=1)
     assert store.flow_forward_count().get() == 6
+    # Recomputed from scratch, the buckets are the same.
+    assert store.flow_rebuild_days([D0, D0 + 1]).get().empty
+    assert buckets(store) == got
 
 
 def test_a_page_stored_twice_is_stored_once(store):
     rows = to_rows(day_forwards())
     state = SyncState(created=6, low=1, target=6)
     store.flow_store_page(rows, state).get()
-    store.flow_rebuild_dirty(0).get()
     before = buckets(store)
-    store.flow_store_page(rows, state).get()
-    assert store.flow_rebuild_dirty(0).get().empty
+    assert store.flow_store_page(rows, state).get().empty
     assert buckets(store) == before
     assert store.flow_forward_count().get() == 6
 
@@ -149,6 +185,7 @@ def test_an_older_listing_never_undoes_a_newer_status(store):
 def test_a_failed_page_leaves_rows_and_cursor_as_they_were(store):
     good = SyncState(created=6, low=1, target=6)
     store.flow_store_page(to_rows(day_forwards()[:3]), good).get()
+    before = buckets(store)
     # No incoming channel: the database refuses the row, and the whole page.
     broken = to_rows(day_forwards()[3:]) + [(99, None, None, None, 1, None, None, 0, None,
                                               T0, None)]
@@ -156,11 +193,11 @@ def test_a_failed_page_leaves_rows_and_cursor_as_they_were(store):
         store.flow_store_page(broken, SyncState(created=99, low=1, target=99)).get()
     assert store.flow_sync_state().get() == good
     assert [f.created_index for f in store.flow_forwards(1, 100).get()] == [1, 2, 3]
+    assert buckets(store) == before
 
 
 def test_pruned_days_keep_their_buckets_forever(store):
     store.flow_store_page(to_rows(day_forwards()), SyncState(created=6, low=1)).get()
-    store.flow_rebuild_dirty(0).get()
     before = buckets(store)
     state = SyncState(created=6, low=1, raw_from_day=D0 + 1)
     assert store.flow_prune(D0 + 1, state).get() == 5  # the five of day D0
@@ -169,6 +206,5 @@ def test_pruned_days_keep_their_buckets_forever(store):
     assert buckets(store) == before
     # A late listing of a pruned day's forward does not rebuild that day.
     late = fwd(2, A, B, "settled", 2_002_000, 2_000_000, T0 + 11 * HOUR, updated=7)
-    store.flow_store_page(to_rows([late]), state).get()
-    assert store.flow_rebuild_dirty(D0 + 1).get().empty
+    assert store.flow_store_page(to_rows([late]), state).get().empty
     assert buckets(store) == before

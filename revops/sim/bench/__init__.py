@@ -10,7 +10,10 @@ import importlib
 from typing import Any
 
 # name -> (module, one-line help)
-BENCHES: dict[str, tuple[str, str]] = {}
+BENCHES: dict[str, tuple[str, str]] = {
+    "hydration": ("revops.sim.bench.hydration",
+                  "forwards hydration rate vs raw json.loads + executemany; daily-bucket query"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

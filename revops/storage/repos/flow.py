@@ -5,11 +5,12 @@ Bulk paths use SQLite directly (``executemany`` on the connection's
 cursor): peewee's ``insert_many`` builds each row's SQL in Python and is
 about five times slower (DESIGN.md section 7).
 
-Buckets are rebuilt from the raw rows: a page marks the days it touched
-(in its own transaction) and one rebuild per sync recomputes each marked
-day once, so buckets always catch up with the stored forwards, even after
-a crash between the two. Days before ``raw_from_day`` have had their raw
-rows pruned, and their buckets are final (never rebuilt).
+Buckets change with the rows, in the page's transaction: each row adds
+what it counts for and takes back what its stored version counted for
+(``buckets.page_changes``), so they always agree with the stored forwards
+(``rebuild_days`` recomputes them from scratch, the reference). Days
+before ``raw_from_day`` have had their raw rows pruned, and their buckets
+are final (never changed again).
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from revops.flow.buckets import (
     COUNTERS,
     DAY,
+    NO_DELTA,
     BucketDelta,
+    Changes,
     DayBucket,
     Totals,
     bucket_delta,
     contiguous_ranges,
-    merge_sides,
+    delta_of,
+    from_groups,
+    page_changes,
 )
 from revops.flow.forwards import (
     ROW_FIELDS,
@@ -46,25 +51,21 @@ _UPSERT = (
     + " WHERE coalesce(excluded.updated_index, 0) >= coalesce(forward.updated_index, 0)"
 )
 
-_OUT_SIDE = (
-    "SELECT CAST(received_time / 86400 AS INTEGER) AS d, out_channel,"
-    " SUM(CASE WHEN status = 1 THEN coalesce(out_msat, 0) ELSE 0 END),"
-    " SUM(CASE WHEN status = 1 THEN coalesce(fee_msat, 0) ELSE 0 END),"
-    " SUM(status = 1), SUM(status = 2), SUM(status = 3),"
-    f" SUM(status = 3 AND coalesce(failcode, 0) = {WIRE_TEMPORARY_CHANNEL_FAILURE})"
-    " FROM forward INDEXED BY forward_received"
-    " WHERE received_time >= ? AND received_time < ? AND out_channel IS NOT NULL"
-    " GROUP BY d, out_channel"
-)
-_IN_SIDE = (
-    "SELECT CAST(received_time / 86400 AS INTEGER) AS d, in_channel,"
-    " SUM(CASE WHEN status = 1 THEN in_msat ELSE 0 END),"
-    " SUM(status = 1), SUM(status = 2), SUM(status = 3)"
+# One pass over a day range's forwards, grouped finely enough that
+# buckets.from_groups can credit both the incoming and the outgoing channel.
+_GROUPS = (
+    "SELECT CAST(received_time / 86400 AS INTEGER) AS d, in_channel, out_channel, status,"
+    f" (status = 3 AND coalesce(failcode, 0) = {WIRE_TEMPORARY_CHANNEL_FAILURE}) AS liq,"
+    " count(*), SUM(in_msat), SUM(coalesce(out_msat, 0)), SUM(coalesce(fee_msat, 0))"
     " FROM forward INDEXED BY forward_received"
     " WHERE received_time >= ? AND received_time < ?"
-    " GROUP BY d, in_channel"
+    " GROUP BY d, in_channel, out_channel, status, liq"
 )
 _BUCKET_COLS = ", ".join(COUNTERS)
+_ADD_BUCKET = (f"INSERT INTO flow_daily (day, scid, {_BUCKET_COLS})"
+               f" VALUES ({', '.join('?' * (len(COUNTERS) + 2))})"
+               " ON CONFLICT (day, scid) DO UPDATE SET "
+               + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTERS))
 _INSERT_BUCKET = (f"INSERT INTO flow_daily (day, scid, {_BUCKET_COLS})"
                   f" VALUES ({', '.join('?' * (len(COUNTERS) + 2))})")
 _SUMS = ", ".join(f"SUM({c})" for c in COUNTERS)
@@ -103,15 +104,14 @@ def read_buckets(d0: int, d1: int) -> list[DayBucket]:
 
 def aggregate(d0: int, d1: int) -> list[DayBucket]:
     """Buckets of days ``d0..d1`` computed from the raw forwards."""
-    span = (d0 * DAY, (d1 + 1) * DAY)
-    out_side = db.execute_sql(_OUT_SIDE, span).fetchall()
-    in_side = db.execute_sql(_IN_SIDE, span).fetchall()
-    return [b for b in merge_sides(out_side, in_side) if any(b.totals.values())]
+    groups = db.execute_sql(_GROUPS, (d0 * DAY, (d1 + 1) * DAY)).fetchall()
+    return [b for b in from_groups(groups) if any(b.totals.values())]
 
 
 def rebuild_days(days: Iterable[int], raw_from_day: int = 0) -> BucketDelta:
     """Recompute the buckets of ``days`` (those not yet final) from the raw
-    rows; returns what changed."""
+    rows, from scratch; returns what changed (nothing, when the buckets kept
+    by difference are right)."""
     delta = BucketDelta({}, {}, {})
     for d0, d1 in contiguous_ranges(d for d in days if d >= raw_from_day):
         old = read_buckets(d0, d1)
@@ -122,28 +122,43 @@ def rebuild_days(days: Iterable[int], raw_from_day: int = 0) -> BucketDelta:
     return delta
 
 
-def store_page(rows: Sequence[Row], state: SyncState) -> int:
-    """One page of forwards and the cursor it advances to; the days it
-    touched are marked for a bucket rebuild (the caller holds the
-    transaction). Returns how many days were marked."""
-    days = days_of(rows) if rows else set()
+def stored_versions(ids: Sequence[int]) -> dict[int, Row]:
+    """The stored rows among ``ids`` (created indexes)."""
+    if not ids:
+        return {}
+    cols = ", ".join(ROW_FIELDS)
+    lo, hi = min(ids), max(ids)
+    if hi - lo < 2 * len(ids):  # a page of consecutive indexes: one range read
+        wanted = set(ids)
+        cur = db.execute_sql(f"SELECT {cols} FROM forward WHERE created_index >= ?"
+                             " AND created_index <= ?", (lo, hi))
+        return {r[0]: r for r in cur.fetchall() if r[0] in wanted}
+    out: dict[int, Row] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        cur = db.execute_sql(f"SELECT {cols} FROM forward WHERE created_index IN"
+                             f" ({', '.join('?' * len(chunk))})", chunk)
+        out.update((r[0], r) for r in cur.fetchall())
+    return out
+
+
+def apply_changes(changes: Changes) -> None:
+    """Add counter changes to their buckets (created at zero if new)."""
+    if changes:
+        db.cursor().executemany(_ADD_BUCKET, [(day, scid, *v)
+                                              for (day, scid), v in changes.items()])
+
+
+def store_page(rows: Sequence[Row], state: SyncState) -> BucketDelta:
+    """One page of forwards, the buckets it changes and the cursor it
+    advances to (the caller holds the transaction)."""
+    delta = NO_DELTA
     if rows:
+        changes = page_changes(rows, stored_versions([r[0] for r in rows]), state.raw_from_day)
         upsert_forwards(rows)
-        db.cursor().executemany("INSERT INTO flow_dirty_day (day) VALUES (?)"
-                                " ON CONFLICT (day) DO NOTHING", [(d,) for d in days])
+        apply_changes(changes)
+        delta = delta_of(changes)
     save_cursor(state)
-    return len(days)
-
-
-def dirty_days() -> list[int]:
-    return [d for (d,) in db.execute_sql("SELECT day FROM flow_dirty_day ORDER BY day")]
-
-
-def rebuild_dirty(raw_from_day: int) -> BucketDelta:
-    """Rebuild the buckets of every marked day; returns what changed."""
-    days = dirty_days()
-    delta = rebuild_days(days, raw_from_day)
-    db.execute_sql("DELETE FROM flow_dirty_day")
     return delta
 
 
