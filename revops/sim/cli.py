@@ -143,7 +143,8 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
                    help="longest simulated step between plugin clock calls (default 300)")
     g.add_argument("--allow-deprecated-apis", action="store_true")
     g.add_argument("--manifest-timeout", type=_positive, default=60.0, metavar="SECONDS")
-    g.add_argument("--init-timeout", type=_positive, default=60.0, metavar="SECONDS")
+    g.add_argument("--init-timeout", type=_positive, default=120.0, metavar="SECONDS",
+                   help="init deadline at startup (default 120; `plugin start` gets at most 60)")
     g.add_argument("--shutdown-timeout", type=_non_negative, default=30.0, metavar="SECONDS")
     g.add_argument("--validate", action="store_true",
                    help="check every answer and notification against CLN's schemas")
