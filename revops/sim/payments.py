@@ -37,10 +37,14 @@ the invoice is paid, and ``invoice_payment`` and ``sendpay_success`` go
 out; on failure nothing moves and ``sendpay_failure`` carries lightningd's
 routing-failure object (erring index, node, channel, direction, failcode).
 
-Deviations from CLN, by design: routes never pass through our own node in
-the middle; payments to another node always fail at that node with
+Deviations from CLN, by design: a route through our own node in the
+middle fails there (WIRE_TEMPORARY_CHANNEL_FAILURE; lightningd would
+forward it: disable our node in askrene to keep routes off it); payments
+to another node always fail at that node with
 WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS (as a probe does); bolt11
-strings are well-formed but not signed; no MPP splitting in getroutes.
+strings are well-formed but not signed; no MPP (partid) payments are
+split or combined; all of it lasts the node's life (the market is rebuilt
+on restart; persistent askrene layers are in the datastore).
 """
 
 from __future__ import annotations
@@ -466,8 +470,7 @@ class PaymentEngine:
                 usable = ch.state == NORMAL
                 local[out.scidd] = ch.spendable_msat() if usable else 0
                 local[back.scidd] = ch.receivable_msat() if usable else 0
-        view = routing.view_of(self.askrene, layers, source, self.m.node_id, self._static_in,
-                               ours_in, local)
+        view = routing.view_of(self.askrene, layers, source, self._static_in, ours_in, local)
         return routing.getroutes(view, self._known_nodes(localchans), destination, amount,
                                  maxfee, final_cltv, maxdelay, maxparts)
 

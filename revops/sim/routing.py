@@ -96,7 +96,6 @@ class View:
     """The graph one getroutes call sees: gossip plus its layers."""
 
     source: str
-    avoid: str  # never a hop in the middle (our own node)
     static_in: dict[str, list[Edge]]
     ours_in: dict[str, list[Edge]]
     disabled_nodes: dict[str, str]       # node -> layer that disabled it
@@ -117,7 +116,10 @@ class View:
             yield from edges
 
     def blocked(self, e: Edge) -> bool:
-        return (not e.enabled or e.src in self.disabled_nodes or e.dst in self.disabled_nodes
+        # askrene disables a disabled node's *outgoing* directions (its
+        # layer.c takes gossmap_nth_chan's half: the node's own side), so
+        # the node can still be a destination, never a hop or a source.
+        return (not e.enabled or e.src in self.disabled_nodes
                 or e.scidd in self.disabled_channels)
 
     def bounds(self, e: Edge) -> tuple[int, int]:
@@ -138,8 +140,7 @@ class View:
         (The search's inner loop: the checks are inlined.)"""
         if not e.enabled or amount < e.htlc_min or amount > e.htlc_max:
             return 0.0
-        dn = self.disabled_nodes
-        if dn and (e.src in dn or e.dst in dn):
+        if self.disabled_nodes and e.src in self.disabled_nodes:
             return 0.0
         scidd = e.scidd
         if self.disabled_channels and scidd in self.disabled_channels:
@@ -159,7 +160,7 @@ class View:
         return (hi + 1 - amount) / (hi + 1 - lo)
 
 
-def view_of(askrene: Askrene, layer_names: list[str], source: str, avoid: str,
+def view_of(askrene: Askrene, layer_names: list[str], source: str,
             static_in: dict[str, list[Edge]], ours_in: dict[str, list[Edge]],
             local_limits: dict[str, int]) -> View:
     """The graph as a getroutes call with these layers sees it.
@@ -184,7 +185,7 @@ def view_of(askrene: Askrene, layer_names: list[str], source: str, avoid: str,
             limits[scidd] = (max(lo, c.minimum), new_hi, name if new_hi < hi else who)
         for imp in layer.impressions:
             impressions[imp.scidd] = impressions.get(imp.scidd, 0) + imp.amount
-    return View(source, avoid, static_in, ours_in, disabled_nodes, disabled_channels, limits,
+    return View(source, static_in, ours_in, disabled_nodes, disabled_channels, limits,
                 impressions, "auto.sourcefree" in layer_names)
 
 
@@ -243,8 +244,8 @@ def search(view: View, source: str, dest: str, amount: int, final_cltv: int,
         a_v = amt[v]
         for e in view.edges_into(v):
             u = e.src
-            if u in done or (u != source and u == view.avoid):
-                continue  # never through our own node in the middle
+            if u in done:
+                continue
             p = view.probability(e, a_v)
             if p <= 0.0:
                 continue
@@ -310,8 +311,7 @@ def explain(view: View, source: str, dest: str, amount: int) -> str:
     amounts.reverse()
     for e, a in zip(hops, amounts):
         _, hi = view.bounds(e)
-        if not e.enabled or e.scidd in view.disabled_channels or e.src in view.disabled_nodes \
-                or e.dst in view.disabled_nodes:
+        if view.blocked(e):
             why = why_disabled(view, e)
         elif a > e.capacity:
             why = f"isn't big enough to carry {msat_text(a)}."
@@ -331,12 +331,12 @@ def explain(view: View, source: str, dest: str, amount: int) -> str:
 
 
 def why_disabled(view: View, e: Edge) -> str:
+    """askrene's ``describe_disabled`` (a disabled node's own directions
+    look, to it, like any direction gossip disabled)."""
     if e.dst in view.disabled_nodes:
         return f"leads to node disabled by layer {view.disabled_nodes[e.dst]}."
     if e.scidd in view.disabled_channels:
         return f"marked disabled by layer {view.disabled_channels[e.scidd]}."
-    if e.src in view.disabled_nodes:
-        return f"leads to node disabled by layer {view.disabled_nodes[e.src]}."
     return "marked disabled by gossip message."
 
 

@@ -163,6 +163,14 @@ def test_getroutes_fees_are_bolt7_per_hop_and_layers_hold() -> None:
         assert (hop["next_node_id"], hop["amount_msat"], hop["delay"]) == (
             hop["node_id_out"], hop["amount_in_msat"], hop["cltv_in"])  # deprecated twins
         assert m.node_id not in (hop["node_id_in"], hop["node_id_out"])  # disabled: avoided
+    # Our node disabled still receives: a circle from peer A back to us,
+    # never through us on the way (askrene disables a node's own directions).
+    home = call(TABLE, node, "getroutes", {
+        "source": a.peer_id, "destination": m.node_id, "amount_msat": amount,
+        "layers": [LAYER], "maxfee_msat": amount, "final_cltv": 18})["routes"][0]["path"]
+    assert home[-1]["node_id_out"] == m.node_id
+    assert m.node_id not in [h["node_id_in"] for h in home]
+    assert home[-1]["short_channel_id_dir"].split("/")[0] in {c.scid for c in m.channels}
     # Larger amounts: a less likely route.
     bigger = call(TABLE, node, "getroutes", {
         "source": a.peer_id, "destination": b.peer_id, "amount_msat": amount * 8,
@@ -250,11 +258,14 @@ def test_getroutes_errors_and_explanations() -> None:
         PAY_ROUTE_NOT_FOUND, (f"We could not find a usable set of paths. All {len(rivals) + 1} "
                               "channels to the destination are disabled."))
     # More than any competitor's channel into the destination can carry: only
-    # our direct pair would, and our node is disabled. askrene tells why.
+    # our direct pair would, and our node (disabled) forwards nothing.
     big = max(c["capacity_msat"] for c in m._competitors if c["peer"] == b.peer_id) + 1
     err = rpc_error(TABLE, node, "getroutes", {**base, "amount_msat": big,
                                                "maxfee_msat": big})
     assert err.code == PAY_ROUTE_NOT_FOUND
+    # The first hop it cannot take: our channel with A too small, or our
+    # (disabled) side of our channel with B.
     assert re.fullmatch(rf"We could not find a usable set of paths\. The shortest path is "
-                        rf"{a.scid}->{b.scid}, but {a.scid}/[01] leads to node disabled by layer "
-                        rf"{LAYER}\.", err.message), err.message
+                        rf"{a.scid}->{b.scid}, but ({a.scid}/[01] isn't big enough to carry "
+                        rf"\d+msat|{b.scid}/[01] marked disabled by gossip message)\.",
+                        err.message), err.message
