@@ -240,3 +240,15 @@ def test_run_with_sling_reports_the_rebalance_figures(tmp_path: Path) -> None:
     text = summary_table({**report, "rebalanced_msat": 5_000_000, "rebalances_succeeded": 3,
                           "rebalances_failed": 1})
     assert "5,000,000 msat" in text and "3 / 1" in text
+
+
+def test_a_scenario_can_ask_for_sling(tmp_path: Path) -> None:
+    scenario = tmp_path / "two.toml"
+    scenario.write_text('[sim]\nsling = true\n\n[[channels]]\nname = "a"\ncapacity_sat = 1000000\n'
+                        'local_sat = 500000\n\n[[channels]]\nname = "b"\ncapacity_sat = 1000000\n'
+                        'local_sat = 500000\n', encoding="utf-8")
+    done = run_sim("run", "--plugin", "none", "--scenario", str(scenario), "--days", "0.01",
+                   "--dir", str(tmp_path / "node"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "node" / "log").read_text()
+    assert "sling_plugin.py" in log and "Killing plugin" in log  # it ran, and went at the end
