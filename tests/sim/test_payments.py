@@ -503,6 +503,14 @@ def test_payments_over_the_socket_survive_a_plugin_restart(
     assert err.value.error["code"] == PAY_TRY_OTHER_ROUTE
     assert err.value.error["data"]["failcodename"] == "WIRE_TEMPORARY_CHANNEL_FAILURE"
     assert rpc.call("dev-ledger")["rebalances_failed"] == 1
+    # The generic RPC faults reach these methods too.
+    rpc.call("dev-fault", {"method": "getroutes", "code": 205, "message": "Injected fault"})
+    with pytest.raises(PylnRpcError) as err:
+        rpc.call("getroutes", {"source": out_ch["peer_id"], "destination": in_ch["peer_id"],
+                               "amount_msat": 1000, "layers": [], "maxfee_msat": 1000,
+                               "final_cltv": 18})
+    assert err.value.error == {"code": 205, "message": "Injected fault"}
+    rpc.call("dev-fault", {"method": "getroutes", "clear": True})
     sim.stop()  # checks the node logged no schema violation (BROKEN)
 
 
