@@ -119,6 +119,11 @@ class FeeCoordinator(Coordinator):
         self.persisted = dict(store.load_channel_states().get(timeout=ASK_TIMEOUT))
         self.policies = dict(store.peer_policies().get(timeout=ASK_TIMEOUT))
         self.ignored = dict(store.ignored_peers().get(timeout=ASK_TIMEOUT))
+        # Every channel known before comes back at once, with its state, so
+        # revenue-fees shows it before the first cycle; that cycle's
+        # reconcile then prunes the ones that closed meanwhile.
+        for scid, row in sorted(self.persisted.items()):
+            self._start_channel(scid, row.peer_id)
 
     def on_stop(self) -> None:
         for ref in self.channels.values():
@@ -182,11 +187,12 @@ class FeeCoordinator(Coordinator):
         return super().on_receive(message)
 
     # -- reconcile ------------------------------------------------------------------------
-    def _start_channel(self, facts: ChannelFacts) -> None:
-        row = self.persisted.pop(facts.scid, None)
+    def _start_channel(self, scid: str, peer_id: str) -> None:
+        """A channel actor, from its persisted state if there is one."""
+        row = self.persisted.pop(scid, None)
         state = row.state if row is not None else None
-        self.channels[facts.scid] = ChannelActor.start_on(
-            self.pool, facts.scid, facts.peer_id, state, self.deps.store, self.actor_ref)
+        self.channels[scid] = ChannelActor.start_on(
+            self.pool, scid, peer_id, state, self.deps.store, self.actor_ref)
 
     def _stop_channel(self, scid: str, prune: bool) -> None:
         ref = self.channels.pop(scid, None)
@@ -209,7 +215,7 @@ class FeeCoordinator(Coordinator):
         closed = [scid for scid in list(self.channels) if scid not in open_channels]
         closed += [scid for scid in list(self.degraded) if scid not in open_channels]
         for scid in opened:
-            self._start_channel(open_channels[scid])
+            self._start_channel(scid, open_channels[scid].peer_id)
             log.info("channel %s opened: actor started", scid)
         for scid in closed:
             self._stop_channel(scid, prune=True)
@@ -369,15 +375,16 @@ class FeeCoordinator(Coordinator):
         self.budgets[scid] = budget
         facts = self.facts.get(scid)
         self.channels.pop(scid, None)
-        if not allowed or facts is None:
+        if not allowed:
             self.degraded[scid] = error
             log.error("channel actor %s crashed beyond its restart budget: %s", scid, error)
             if self.parent is not None:
                 self.parent.tell(ChildDegraded(f"channel:{scid}", error))
             return
         row = self.store.load_channel_state(scid).get(timeout=ASK_TIMEOUT)
+        peer_id = facts.peer_id if facts is not None else row.peer_id if row is not None else ""
         self.persisted[scid] = row
-        self._start_channel(facts)
+        self._start_channel(scid, peer_id)
         self.metrics.actor_restarts.labels("channel").inc()
         log.warning("channel actor %s crashed (%s); restarted from persisted state", scid, error)
 

@@ -73,7 +73,7 @@ def test_summary_table_lists_totals_and_top_channels() -> None:
     (["run", "--plugin", "none", "--plugin", "x"], "--plugin none cannot be combined"),
     (["serve", "--speed", "fast"], "argument --speed: not a number: 'fast'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["bench"], "no benchmarks in this version"),
+    (["bench"], "the following arguments are required: NAME"),
 ])
 def test_bad_flags_get_one_line_and_exit_2(args: list[str], expected: str) -> None:
     done = run_sim(*args)
