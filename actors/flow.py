@@ -50,7 +50,7 @@ from revops.channels import (
     parse_channels,
 )
 from revops.config import ConfigSnapshot
-from revops.flow import dashboard
+from revops.flow import dashboard, views
 from revops.flow import snapshot as snapshots
 from revops.flow.buckets import (
     ZERO,
@@ -62,7 +62,7 @@ from revops.flow.buckets import (
     window_start_day,
 )
 from revops.flow.classes import WINDOWS, ChannelFlow, FlowParams, channel_flow
-from revops.flow.forwards import STATUS_NAMES, Forward, to_rows
+from revops.flow.forwards import Forward, to_rows
 from revops.flow.metrics import FlowMetrics
 from revops.flow.profitability import (
     NO_COSTS,
@@ -137,7 +137,7 @@ class FlowCoordinator(Coordinator):
         self.sync_pending = False
         self.last_sync: SyncReport | None = None
         self.last_sync_at: float | None = None
-        self.last_error_logged: str | None = None
+        self.failing: dict[str, str] = {}  # what is failing -> how, as logged
         self.hydration_seconds = 0.0
         self.hydration_rows = 0
         self.commands.update({
@@ -172,11 +172,12 @@ class FlowCoordinator(Coordinator):
         """lightningd's current forwards ``created``/``updated`` index."""
         res = self.rpc("wait", {"subsystem": "forwards", "indexname": name, "nextvalue": 0})
         if res.ok:
+            self._note_ok("wait")
             value = res.result.get(name) if isinstance(res.result, dict) else None
             return value if type(value) is int else 0
         if res.kind == "error" and res.code == JSONRPC2_METHOD_NOT_FOUND:
             return self._probe_index(name)
-        self._note_error(f"wait forwards {name}: {res.kind}: {res.message}")
+        self._note_error("wait", f"wait forwards {name}: {res.kind}: {res.message}")
         return None
 
     def _probe_index(self, name: str) -> int | None:
@@ -208,16 +209,18 @@ class FlowCoordinator(Coordinator):
     def _channels(self) -> list[ChannelFacts] | None:
         res = self.rpc("listpeerchannels", None, LISTPEERCHANNELS_FILTER)
         if not res.ok:
-            self._note_error(f"listpeerchannels: {res.kind}: {res.message}")
+            self._note_error("listpeerchannels", f"listpeerchannels: {res.kind}: {res.message}")
             return None
+        self._note_ok("listpeerchannels")
         self.facts = parse_channels(res.result)
         return self.facts
 
     def _funds(self) -> Mapping[str, Any] | None:
         res = self.rpc("listfunds", None, snapshots.LISTFUNDS_FILTER)
         if not res.ok:
-            self._note_error(f"listfunds: {res.kind}: {res.message}")
+            self._note_error("listfunds", f"listfunds: {res.kind}: {res.message}")
             return None
+        self._note_ok("listfunds")
         onchain = snapshots.onchain_msat(res.result)
         if onchain is not None:
             self.onchain_msat = onchain
@@ -231,11 +234,15 @@ class FlowCoordinator(Coordinator):
                 self.blockheight = res.result["blockheight"]
         return self.blockheight
 
-    def _note_error(self, what: str) -> None:
-        # Log a failure once, not every cycle while it lasts.
-        if what != self.last_error_logged:
+    def _note_error(self, kind: str, what: str) -> None:
+        """Log a failure when it starts (or changes), not every cycle it lasts."""
+        if self.failing.get(kind) != what:
             log.warning("flow: %s", what)
-            self.last_error_logged = what
+            self.failing[kind] = what
+
+    def _note_ok(self, kind: str) -> None:
+        if self.failing.pop(kind, None) is not None:
+            log.info("flow: %s works again", kind)
 
     # -- forwards sync ---------------------------------------------------------------------------
 
@@ -311,10 +318,9 @@ class FlowCoordinator(Coordinator):
             log.info("forwards history hydrated: %d forwards in %.1f s of sync work",
                      self.state.target, self.hydration_seconds)
         if error is not None:
-            self._note_error(error)
-        elif self.last_error_logged and self.last_error_logged.startswith(("listforwards",
-                                                                           "storage")):
-            self.last_error_logged = None
+            self._note_error("sync", error)
+        else:
+            self._note_ok("sync")
         report = SyncReport(counts["new"], counts["updates"], counts["history"], pages, error)
         self.last_sync, self.last_sync_at = report, now
         if report.new and (self.node_created is None or self.state.created > self.node_created):
@@ -442,20 +448,23 @@ class FlowCoordinator(Coordinator):
         try:
             self._load()
         except StorageError as e:
-            self._note_error(f"storage: {e}")
+            self._note_error("storage", f"storage: {e}")
             return {"skipped": f"storage: {e}"}
         top = self._index("created") if self.state.begun else None
         if top is not None:
             self.node_created = top
             if top < self.state.created:
-                self._note_error(f"lightningd's forwards created_index ({top}) is behind "
-                                 f"revops' copy ({self.state.created}): was its database "
-                                 "replaced?")
+                self._note_error("index", f"lightningd's forwards created_index ({top}) is "
+                                 f"behind revops' copy ({self.state.created}): was its "
+                                 "database replaced?")
+            else:
+                self._note_ok("index")
         report = self._sync(now, config, history=True)
-        if self.state.hydrating and report.error is None and report.history and self.parent:
-            # Budget spent with history left: the next cycle comes at the next
-            # advance rather than a whole flow-interval later.
-            self.parent.tell(RunSoon(self.name, "forwards history not fully hydrated"))
+        if (report.error is None and report.rows >= int(config["flow-hydration-rows-per-cycle"])
+                and self.parent is not None):
+            # Budget spent, so more may be waiting (history, or a backlog):
+            # the next cycle comes at the next advance, not a flow-interval later.
+            self.parent.tell(RunSoon(self.name, "forwards left to sync"))
         summary: dict[str, Any] = {"forwards_new": report.new, "forwards_updated": report.updates,
                                    "history_rows": report.history,
                                    "hydrating": self.state.hydrating,
@@ -484,7 +493,7 @@ class FlowCoordinator(Coordinator):
             if pruned:
                 summary["pruned"] = pruned
         except StorageError as e:
-            self._note_error(f"storage: {e}")
+            self._note_error("storage", f"storage: {e}")
             summary["error"] = f"storage: {e}"
         return summary
 
@@ -585,27 +594,18 @@ class FlowCoordinator(Coordinator):
         out: dict[str, Any] = {"channels": rows, "params": {"min_roi": self.config["flow-min-roi"]}}
         if scid is None:
             out["bleeders"] = sorted(s for s, p in self.profits.items() if p.bleeder)
-            out["node"] = _node_roc(self.profits.values())
+            out["node"] = views.node_roc(self.profits.values())
         if notes:
             out["warnings"] = notes
         return out
 
     def _closed_channel_profit(self, scid: str, now: float) -> dict[str, Any]:
-        """What is known of a channel that is no longer open."""
         start = window_start_day(now, 30)
         window = self.store.flow_window_totals([start]).get(timeout=ASK_TIMEOUT)[start]
         costs = self.store.channel_costs(day_start(start)).get(timeout=ASK_TIMEOUT)
         all_costs = self.store.channel_costs(None).get(timeout=ASK_TIMEOUT)
-        t = window.get(scid, ZERO)
-        c = costs.get(scid, NO_COSTS)
-        c_all = all_costs.get(scid, NO_COSTS)
-        revenue_total = self.revenue_all.get(scid, 0)
-        return {"scid": scid, "open": False, "class": None,
-                "revenue_30d_msat": t.fees_msat, "costs_30d_msat": c.running_msat,
-                "rebalance_cost_30d_msat": c.rebalance_msat,
-                "net_30d_msat": t.fees_msat - c.running_msat,
-                "revenue_total_msat": revenue_total, "costs_total_msat": c_all.total_msat,
-                "net_total_msat": revenue_total - c_all.total_msat}
+        return views.closed_channel(scid, window.get(scid, ZERO), costs.get(scid, NO_COSTS),
+                                    all_costs.get(scid, NO_COSTS), self.revenue_all.get(scid, 0))
 
     def cmd_flow(self, params: Mapping[str, Any], now: float) -> dict[str, Any]:
         self._fresh(now)
@@ -627,8 +627,9 @@ class FlowCoordinator(Coordinator):
             recent: list[Forward] = self.store.flow_recent_forwards(scid, RECENT_FORWARDS).get(
                 timeout=ASK_TIMEOUT)
             out = {"channel": {**f.as_dict(), "open": scid in self.flows},
-                   "daily": [{"day": _iso_day(b.day), **b.totals.as_dict()} for b in buckets],
-                   "recent_forwards": [_forward_json(fw, scid) for fw in recent]}
+                   "daily": [{"day": views.iso_day(b.day), **b.totals.as_dict()}
+                             for b in buckets],
+                   "recent_forwards": [views.forward_json(fw, scid) for fw in recent]}
         if notes:
             out["warnings"] = notes
         return out
@@ -651,37 +652,21 @@ class FlowCoordinator(Coordinator):
         if top is not None:
             self.node_created = top
             self.fm.sync_lag.set(self.state.lag(top))
-        s = self.state
         stored = self.store.flow_forward_count().get(timeout=ASK_TIMEOUT)
-        out: dict[str, Any] = {
-            "hydration": {
-                "state": "done" if not s.hydrating else ("running" if s.begun else "not started"),
-                "history_forwards": s.target,
-                "hydrated": s.hydrated_rows,
-                "remaining": s.remaining(),
-                "percent": round(100.0 * s.hydrated_rows / s.target, 2) if s.target else 100.0,
-                "finished_at": s.hydrated_at or None,
-                "sync_seconds": round(self.hydration_seconds, 3),
-                "rows_per_second": (round(self.hydration_rows / self.hydration_seconds)
-                                    if self.hydration_seconds > 0 else None),
-            },
-            "cursor": {"created_index": s.created, "updated_index": s.updated,
-                       "history_low_index": s.low},
-            "node_created_index": self.node_created,
-            "lag_forwards": s.lag(self.node_created),
-            "stored_forwards": stored,
-            "retention_days": int(self.config["flow-retention-days"]),
-            "raw_from": _iso_day(s.raw_from_day) if s.raw_from_day else None,
-            "page_size": int(self.config["flow-page-size"]),
-            "rows_per_cycle": int(self.config["flow-hydration-rows-per-cycle"]),
-        }
+        last = None
         if self.last_sync is not None:
-            out["last_sync"] = {"at": self.last_sync_at, "new": self.last_sync.new,
-                                "updated": self.last_sync.updates,
-                                "history": self.last_sync.history, "pages": self.last_sync.pages}
+            last = {"at": self.last_sync_at, "new": self.last_sync.new,
+                    "updated": self.last_sync.updates, "history": self.last_sync.history,
+                    "pages": self.last_sync.pages}
             if self.last_sync.error:
-                out["last_sync"]["error"] = self.last_sync.error
-        return out
+                last["error"] = self.last_sync.error
+        return views.sync_status(
+            self.state, node_created=self.node_created, stored=stored,
+            retention_days=int(self.config["flow-retention-days"]),
+            page_size=int(self.config["flow-page-size"]),
+            rows_per_cycle=int(self.config["flow-hydration-rows-per-cycle"]),
+            sync_seconds=self.hydration_seconds, synced_rows=self.hydration_rows,
+            last_sync=last)
 
     def cmd_snapshot(self, params: Mapping[str, Any], now: float) -> dict[str, Any]:
         self._fresh(now)
@@ -691,35 +676,3 @@ class FlowCoordinator(Coordinator):
         if isinstance(taken, str):
             raise RpcError(-1, f"snapshot not taken: {taken}")
         return {"snapshot": taken.as_dict()}
-
-
-def _node_roc(profits: Any) -> dict[str, Any]:
-    ps = list(profits)
-    capacity = sum(p.capacity_msat for p in ps)
-    revenue = sum(p.revenue_msat for p in ps)
-    costs = sum(p.costs.running_msat for p in ps)
-    span = max((p.window_days for p in ps), default=30.0)
-    net = revenue - costs
-    return {"capacity_msat": capacity, "revenue_30d_msat": revenue, "costs_30d_msat": costs,
-            "net_30d_msat": net,
-            "roc_30d": round(net / capacity, 9) if capacity else None,
-            "roc_annualised": round(net / capacity * 365.0 / max(span, 1.0), 6)
-            if capacity else None}
-
-
-def _iso_day(day: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(day * 86400))
-
-
-def _forward_json(f: Forward, scid: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"created_index": f.created_index,
-                           "direction": "out" if f.out_channel == scid else "in",
-                           "in_channel": f.in_channel, "out_channel": f.out_channel,
-                           "in_msat": f.in_msat, "out_msat": f.out_msat, "fee_msat": f.fee_msat,
-                           "status": STATUS_NAMES.get(f.status, "unknown"),
-                           "received_time": f.received_time}
-    if f.failcode is not None:
-        out["failcode"] = f.failcode
-    if f.resolved_time is not None:
-        out["resolved_time"] = f.resolved_time
-    return out

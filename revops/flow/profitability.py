@@ -159,6 +159,7 @@ class ChannelProfit:
             "rebalance_cost_30d_msat": self.costs.rebalance_msat,
             "net_30d_msat": self.net_msat,
             "marginal_roi": round(self.marginal_roi, 6),
+            "roc_30d": round(roc(self.net_msat, self.capacity_msat), 9),
             "underwater_days": round(self.underwater_days, 3),
             "bleeder": self.bleeder,
             "settled_out_30d": self.settled_out,
