@@ -143,7 +143,7 @@ def history_pages(n: int, updated: int, page_size: int) -> list[tuple[str, int, 
 
 # -- the two contenders ------------------------------------------------------------------------
 
-def run_revops(work: Path, sock: str, page_size: int, n: int) -> dict[str, Any]:
+def run_revops(work: Path, sock: str, page_size: int, n: int, now: float) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
     from actors.flow import FlowCoordinator
@@ -167,7 +167,6 @@ def run_revops(work: Path, sock: str, page_size: int, n: int) -> dict[str, Any]:
             self.value = e
             self.done.set()
 
-    now = time.time()
     metrics = Metrics(CollectorRegistry())
     config = build_startup_config({
         "revenue-ops-flow-page-size": str(page_size),
@@ -304,7 +303,8 @@ def main(args: Any) -> int:
         thread.start()
         try:
             print("revops hydrating ...", flush=True)
-            ours = run_revops(work, sock, page_size, n)
+            # The node's own clock: its history ends at the scenario's start.
+            ours = run_revops(work, sock, page_size, n, float(market.now))
         finally:
             server.shutdown()
             server.server_close()
