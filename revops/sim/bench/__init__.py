@@ -13,6 +13,10 @@ from typing import Any
 BENCHES: dict[str, tuple[str, str]] = {
     "hydration": ("revops.sim.bench.hydration",
                   "forwards hydration rate vs raw json.loads + executemany; daily-bucket query"),
+    "economics": ("revops.sim.bench.economics",
+                  "net profit of revops vs static, charge-lnd, CLBOSS-like and oracle fees"),
+    "scale": ("revops.sim.bench.scale",
+              "a 5,000-channel / 1M-forward node: hydration, cycles, RSS, startup, stop"),
 }
 
 
