@@ -19,11 +19,14 @@ from revops.config import ConfigSnapshot
 @dataclass(frozen=True)
 class Tick:
     """Run one cycle at ``now``. ``ack`` (a pykka future) is set when the
-    cycle has finished, whatever its outcome."""
+    cycle has finished, whatever its outcome. ``schedule`` says which timer
+    fired: ``cycle`` (the coordinator's interval) or ``poll`` (a quick look
+    the coordinator asked for; see actors/ticker.py)."""
 
     now: float
     ack: pykka.Future[Any] | None = None
     forced: bool = False
+    schedule: str = "cycle"
 
 
 @dataclass(frozen=True)

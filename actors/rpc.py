@@ -49,6 +49,7 @@ class RpcResult:
     code: int | None = None
     message: str = ""
     seconds: float = 0.0
+    data: Any = None  # an error's ``data`` (e.g. where a payment failed)
 
     def unwrap(self) -> Any:
         if not self.ok:
@@ -137,7 +138,8 @@ class RpcActor(pykka.ThreadingActor):
         except RpcError as e:
             err = e.error if isinstance(e.error, dict) else {"message": str(e.error)}
             kind = "unavailable" if "Connection to RPC server lost" in str(err) else "error"
-            return self._failed(method, start, kind, err.get("code"), str(err.get("message")))
+            return self._failed(method, start, kind, err.get("code"), str(err.get("message")),
+                                err.get("data"))
         except socket.timeout as e:
             return self._failed(method, start, "timeout", None, str(e) or "timed out")
         except OSError as e:
@@ -149,12 +151,13 @@ class RpcActor(pykka.ThreadingActor):
         return RpcResult(method, True, result, seconds=seconds)
 
     def _failed(self, method: str, start: float, kind: str, code: int | None,
-                message: str) -> RpcResult:
+                message: str, data: Any = None) -> RpcResult:
         seconds = time.monotonic() - start
         self._metrics.rpc_call_seconds.labels(method).observe(seconds)
         self._metrics.rpc_errors.labels(method).inc()
         log.debug("rpc %s failed (%s): %s", method, kind, message)
-        return RpcResult(method, False, kind=kind, code=code, message=message, seconds=seconds)
+        return RpcResult(method, False, kind=kind, code=code, message=message, seconds=seconds,
+                         data=data)
 
     def stats(self) -> dict[str, Any]:
         return {"calls": self.calls, "timeout": self._timeout}

@@ -13,6 +13,12 @@ Time comes from one injected clock, in ``Advance(now)`` messages:
   every coordinator (so notifications delivered before the tick are
   handled), and only then answers with the next wake-up time. That makes a
   simulated run the same for the same seed on any machine.
+
+Polls: besides its interval cycles, a coordinator may ask for one quick
+``Tick(schedule="poll")`` at a time of its choosing, by putting
+``"poll_at": t`` in the summary its cycle (or poll) answers with. The
+rebalancer uses it to follow payments in flight without a fast interval
+that would wake an idle node (or the simulated clock) for nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ SCHEDULE: tuple[tuple[str, str], ...] = (
     ("rebalance", "rebalance-interval"),
 )
 
+POLL = "poll"
+
 # Driven mode: how long to wait for fired cycles (a stuck cycle must not
 # hang the simulation forever; it is reported instead).
 DRIVEN_WAIT = 600.0
@@ -54,6 +62,7 @@ class Ticker(pykka.ThreadingActor):
         self.next_due: dict[str, float] = {name: start for name, _ in SCHEDULE}
         self.last_fired: dict[str, float] = {}
         self.pending: dict[str, tuple[pykka.ActorRef[Any], pykka.Future[Any]]] = {}
+        self.poll_due: dict[str, float] = {}  # coordinator -> when it asked to be polled
         self.now = start
 
     def set_coordinators(self, refs: Mapping[str, pykka.ActorRef[Any]]) -> None:
@@ -65,7 +74,7 @@ class Ticker(pykka.ThreadingActor):
 
     def schedule(self) -> dict[str, Any]:
         return {"now": self.now, "next_due": dict(self.next_due),
-                "running": sorted(self.pending)}
+                "poll_due": dict(self.poll_due), "running": sorted(self.pending)}
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Advance):
@@ -80,44 +89,55 @@ class Ticker(pykka.ThreadingActor):
             return True
         return super().on_receive(message)
 
-    def _running(self, name: str) -> bool:
-        entry = self.pending.get(name)
+    def _running(self, key: str) -> bool:
+        """Is the tick fired under ``key`` (a coordinator's name, or
+        ``name:poll``) still running? A finished one's answer is read."""
+        entry = self.pending.get(key)
         if entry is None:
             return False
         ref, fut = entry
+        name = key.split(":", 1)[0]
         if ref is not self.refs.get(name) or not ref.is_alive():
             # Restarted or gone: its cycle will never ack.
-            del self.pending[name]
+            del self.pending[key]
             return False
         try:
-            fut.get(timeout=0)
+            result = fut.get(timeout=0)
         except pykka.Timeout:
             return True
-        del self.pending[name]
+        del self.pending[key]
+        self._answered(name, result)
         return False
 
+    def _answered(self, name: str, result: Any) -> None:
+        """A tick's answer may ask for a poll of its coordinator."""
+        at = result.get("poll_at") if isinstance(result, Mapping) else None
+        if isinstance(at, (int, float)) and not isinstance(at, bool) and at == at:
+            self.poll_due[name] = min(float(at), self.poll_due.get(name, float("inf")))
+
     @staticmethod
-    def _await(ref: pykka.ActorRef[Any], fut: pykka.Future[Any]) -> bool:
-        """Wait for a fired cycle; False if its actor died without running it."""
+    def _await(ref: pykka.ActorRef[Any], fut: pykka.Future[Any]) -> tuple[bool, Any]:
+        """Wait for a fired cycle: (False, None) if its actor died without
+        running it, else (True, its answer)."""
         waited = 0.0
         while waited < DRIVEN_WAIT:
             try:
-                fut.get(timeout=0.05)
-                return True
+                return True, fut.get(timeout=0.05)
             except pykka.Timeout:
                 waited += 0.05
             if not ref.is_alive():
                 try:
-                    fut.get(timeout=0)
-                    return True
+                    return True, fut.get(timeout=0)
                 except pykka.Timeout:
-                    return False
+                    return False, None
         log.error("a cycle did not finish within %ss of a simulated tick", DRIVEN_WAIT)
-        return True
+        return True, None
 
     def _advance(self, msg: Advance) -> None:
         self.now = max(self.now, msg.now)
         now = self.now
+        for key in list(self.pending):
+            self._running(key)  # read what finished since (poll requests)
         fired: list[str] = []
         for name, key in SCHEDULE:
             ref = self.refs.get(name)
@@ -132,15 +152,36 @@ class Ticker(pykka.ThreadingActor):
             self.last_fired[name] = now
             self.next_due[name] = now + float(self.config[key])
             fired.append(name)
+        for name, due in list(self.poll_due.items()):
+            ref = self.refs.get(name)
+            if ref is None:
+                del self.poll_due[name]
+                continue
+            key = f"{name}:{POLL}"
+            if due > now or name in fired or self._running(name) or self._running(key):
+                continue
+            ack = pykka.ThreadingFuture()
+            try:
+                ref.tell(Tick(now, ack, schedule=POLL))
+            except pykka.ActorDeadError:
+                continue
+            del self.poll_due[name]
+            self.pending[key] = (ref, ack)
+            fired.append(key)
         if msg.request is None:
             return None
         # Driven: wait for what we fired, then a barrier through everyone.
-        for name in fired:
-            ref, fut = self.pending.pop(name)
-            if not self._await(ref, fut):
+        for key in fired:
+            ref, fut = self.pending.pop(key)
+            name = key.split(":", 1)[0]
+            ran, result = self._await(ref, fut)
+            if not ran:
                 # It died before running the tick (pykka drops a dead
                 # actor's tells): its replacement runs at the next advance.
-                self.next_due[name] = now
+                if key == name:
+                    self.next_due[name] = now
+                continue
+            self._answered(name, result)
         barrier = []
         for ref in self.refs.values():
             try:
@@ -151,7 +192,8 @@ class Ticker(pykka.ThreadingActor):
             pykka.get_all(barrier, timeout=DRIVEN_WAIT)
         except (pykka.Timeout, pykka.ActorDeadError):
             log.error("barrier at simulated tick %s did not complete", now)
-        msg.request.set_result({"now": now, "next_wakeup": min(self.next_due.values())})
+        msg.request.set_result({"now": now, "next_wakeup": min(
+            [*self.next_due.values(), *self.poll_due.values()])})
         return None
 
 

@@ -3,5 +3,9 @@
 from __future__ import annotations
 
 from revops.features import Feature
+from revops.rebalance.commands import REBALANCE_COMMANDS
+from revops.rebalance.metrics import RebalanceMetrics
+from revops.rebalance.options import REBALANCE_OPTIONS
 
-FEATURE = Feature("rebalance")
+FEATURE = Feature("rebalance", options=REBALANCE_OPTIONS, commands=REBALANCE_COMMANDS,
+                  metrics=RebalanceMetrics)

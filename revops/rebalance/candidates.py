@@ -1,0 +1,162 @@
+"""Which channels to refill, from which, and how much (pure).
+
+- Demand: what a channel would sell per day with liquidity: its settled
+  outbound volume over 7 days, plus the forwards it failed for lack of
+  liquidity (at its average forward size), per day.
+- Destinations: channels short of outbound liquidity that have demand. The
+  outbound they should hold is volume-weighted: the smaller of the capacity
+  target (``rebalance-target-ratio``) and 3 days of demand; one holding less
+  is refilled by the gap, never less than ``rebalance-min-amount`` (nor more
+  than it can receive or ``rebalance-max-amount``).
+- Sources: channels whose outbound is surplus: above what they keep (the
+  larger of ``rebalance-source-keep-ratio`` of capacity and 3 days of their
+  own demand), so taking it costs them little; the ones whose liquidity earns
+  least per msat come first.
+- Never: a channel under a zero-fee probe, a zombie, an ignored peer's or a
+  ``passive`` one, a disconnected or inactive one, one whose futility
+  breaker is open, one already in a job. Every channel left out says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from revops.channels import ChannelFacts
+
+DEMAND_DAYS = 3.0
+WINDOW_DAYS = 7.0
+
+
+@dataclass(frozen=True)
+class CandidateParams:
+    min_amount_msat: int = 50_000_000
+    max_amount_msat: int = 1_000_000_000
+    target_ratio: float = 0.5
+    keep_ratio: float = 0.5
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> CandidateParams:
+        lo = int(cfg["rebalance-min-amount"]) * 1000
+        return cls(min_amount_msat=lo,
+                   max_amount_msat=max(lo, int(cfg["rebalance-max-amount"]) * 1000),
+                   target_ratio=float(cfg["rebalance-target-ratio"]),
+                   keep_ratio=float(cfg["rebalance-source-keep-ratio"]))
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Channels and peers the rebalancer must not touch now."""
+
+    probing: frozenset[str] = frozenset()
+    zombies: frozenset[str] = frozenset()
+    ignored_peers: frozenset[str] = frozenset()
+    passive_peers: frozenset[str] = frozenset()
+    breaker_open: Mapping[str, float] = field(default_factory=dict)  # scid -> open until
+    busy: frozenset[str] = frozenset()  # in a job already
+
+
+@dataclass(frozen=True)
+class Destination:
+    scid: str
+    peer_id: str
+    amount_msat: int  # what to move in
+    desired_msat: int  # the outbound it should hold
+    demand_msat_day: int
+
+
+@dataclass(frozen=True)
+class Source:
+    scid: str
+    peer_id: str
+    surplus_msat: int  # what it can give
+    local_msat: int
+    demand_msat_day: int
+    value_ppm_day: float  # what its liquidity earns per day, ppm of its balance
+
+
+@dataclass(frozen=True)
+class Skip:
+    scid: str
+    role: str  # destination | source | both
+    reason: str
+
+
+def demand_msat_day(flow: Any | None) -> int:
+    """A channel's outbound demand per day (``flow``: a ChannelFlow or None)."""
+    if flow is None:
+        return 0
+    volume = int(getattr(flow, "out_volume_7d_msat", 0) or 0)
+    settled = int(getattr(flow, "settled_out_7d", 0) or 0)
+    lost = int(getattr(flow, "liquidity_failed_out_7d", 0) or 0)
+    if lost and settled:
+        volume += lost * (volume // settled)
+    return int(volume / WINDOW_DAYS)
+
+
+def exclusion(c: ChannelFacts, ex: Exclusions, now: float) -> str | None:
+    """Why ``c`` may not be rebalanced at all now (None: it may)."""
+    if not c.active:
+        return f"not active ({c.state})"
+    if not c.peer_connected:
+        return "peer disconnected"
+    if c.peer_id in ex.ignored_peers:
+        return "peer ignored"
+    if c.peer_id in ex.passive_peers:
+        return "peer policy passive"
+    if c.scid in ex.probing:
+        return "under a zero-fee probe"
+    if c.scid in ex.zombies:
+        return "zombie"
+    until = ex.breaker_open.get(c.scid)
+    if until is not None and until > now:
+        return f"futility breaker open until {until:.0f}"
+    if c.scid in ex.busy:
+        return "already in a rebalance job"
+    return None
+
+
+def desired_outbound(c: ChannelFacts, demand: int, p: CandidateParams) -> int:
+    """The outbound this channel should hold: the smaller of the capacity
+    target and 3 days of its demand."""
+    return min(int(p.target_ratio * c.capacity_msat), int(DEMAND_DAYS * demand))
+
+
+def choose(channels: Iterable[ChannelFacts], flows: Mapping[str, Any], ex: Exclusions,
+           p: CandidateParams, now: float) -> tuple[list[Destination], list[Source], list[Skip]]:
+    """Destinations (most demand first), sources (cheapest liquidity first),
+    and every active channel left out with its reason."""
+    dests: list[Destination] = []
+    srcs: list[Source] = []
+    skips: list[Skip] = []
+    for c in channels:
+        why = exclusion(c, ex, now)
+        if why is not None:
+            if c.active:
+                skips.append(Skip(c.scid, "both", why))
+            continue
+        demand = demand_msat_day(flows.get(c.scid))
+        desired = desired_outbound(c, demand, p)
+        keep = max(int(p.keep_ratio * c.capacity_msat), int(DEMAND_DAYS * demand))
+        if demand > 0 and c.local_msat < desired:
+            room = c.receivable_msat
+            amount = min(max(desired - c.local_msat, p.min_amount_msat), p.max_amount_msat,
+                         room)
+            if amount < p.min_amount_msat:
+                skips.append(Skip(c.scid, "destination",
+                                  f"short by {desired - c.local_msat} msat but can receive "
+                                  f"only {room} msat (min amount {p.min_amount_msat})"))
+            else:
+                dests.append(Destination(c.scid, c.peer_id, amount, desired, demand))
+            continue
+        surplus = min(c.local_msat - keep, c.spendable_msat)
+        if surplus >= p.min_amount_msat:
+            value = (c.fee_ppm * demand / c.local_msat) if c.local_msat else 0.0
+            srcs.append(Source(c.scid, c.peer_id, surplus, c.local_msat, demand, value))
+        elif demand == 0 and c.local_msat < desired_outbound(c, 1 << 62, p):
+            skips.append(Skip(c.scid, "destination", "no demand (no outbound volume, no "
+                                                      "forwards failed for liquidity)"))
+    dests.sort(key=lambda d: (-d.demand_msat_day, d.scid))
+    srcs.sort(key=lambda s: (s.value_ppm_day, -s.surplus_msat, s.scid))
+    return dests, srcs, skips
