@@ -139,7 +139,9 @@ def test_crashed_actors_are_restarted_from_persisted_state(revops_sim):
     sim.stop(clean=False)
     broken = sim.broken_lines()
     assert broken
-    assert sum("CrashRequested" in line for line in broken) == 2
+    # one traceback per crash, each ending in the exception line
+    assert sum("CrashRequested: revenue-dev-crash" in line for line in broken) == 2
+    assert sum("Traceback" in line for line in broken) == 2
 
 
 def _free_port() -> int:
