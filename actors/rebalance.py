@@ -247,7 +247,7 @@ class RebalanceCoordinator(Coordinator):
         if mode != "off":
             planning = plan(channels, self.flows, self._broadcast(), self._exclusions(
                 now, open_jobs), CandidateParams.from_config(config),
-                EvParams.from_config(config), now)
+                EvParams.from_config(config), now, self._fixed_peers())
             free = int(config["rebalance-max-parallel"]) - len(open_jobs)
             attempts = self._execute(planning.plans, channels, free, now, config, dry_run,
                                      mode)
@@ -272,7 +272,12 @@ class RebalanceCoordinator(Coordinator):
     def _broadcast(self) -> Mapping[str, int]:
         return dict(self.fee_state.broadcast_fees) if self.fee_state else {}
 
-    def _exclusions(self, now: float, open_jobs: list[JobRow]) -> Exclusions:
+    def _fixed_peers(self) -> frozenset[str]:
+        """Peers whose fee the operator fixed (static or hive policy)."""
+        return frozenset(p for p, row in self.store.peer_policies().get(
+            timeout=ASK_TIMEOUT).items() if row.mode in ("static", "hive"))
+
+    def _exclusions(self, now: float, open_jobs: list[JobRow], manual: bool = False) -> Exclusions:
         fs = self.fee_state
         ignored = set(self.store.ignored_peers().get(timeout=ASK_TIMEOUT))
         passive = {p for p, row in self.store.peer_policies().get(timeout=ASK_TIMEOUT).items()
@@ -280,7 +285,10 @@ class RebalanceCoordinator(Coordinator):
         if fs is not None:
             ignored |= fs.ignored_peers
             passive |= fs.passive_peers
-        busy = {j.dest_scid for j in open_jobs} | {j.source_scid for j in open_jobs}
+        # One automatic job per channel at a time; an operator may queue
+        # several through the same channels (liquidity is still checked).
+        busy = set() if manual else ({j.dest_scid for j in open_jobs}
+                                     | {j.source_scid for j in open_jobs})
         return Exclusions(
             probing=fs.probing if fs else frozenset(), zombies=fs.zombies if fs else frozenset(),
             ignored_peers=frozenset(ignored), passive_peers=frozenset(passive),
@@ -483,6 +491,11 @@ class RebalanceCoordinator(Coordinator):
             return replace(base, action="budget", reason="budget exhausted")
         route = self._route(src, dest, amount, cap if not dry_run else est.max_fee_msat, now)
         if isinstance(route, str):
+            if cap < est.max_fee_msat and not dry_run:
+                self.rm.attempts.labels("refused").inc()
+                return replace(base, action="budget",
+                               reason=f"budget: no route within the {cap} msat it has left "
+                                      f"({route})")
             self.rm.attempts.labels("no_route").inc()
             return replace(base, action="no_route", reason=route)
         fee = route.fee_msat
@@ -791,9 +804,11 @@ class RebalanceCoordinator(Coordinator):
             raise RpcError(-1, f"listpeerchannels failed ({res.kind}): {res.message}")
         channels = active(parse_channels(res.result))
         open_jobs = self.store.rebalance_open_jobs().get(timeout=ASK_TIMEOUT)
-        option = manual(channels, self.flows, self._broadcast(), self._exclusions(now, open_jobs),
-                        params["from"], params["to"], int(params["amount_sats"]) * 1000,
-                        params.get("max_fee_ppm"), EvParams.from_config(config), now)
+        option = manual(channels, self.flows, self._broadcast(),
+                        self._exclusions(now, open_jobs, manual=True), params["from"],
+                        params["to"], int(params["amount_sats"]) * 1000,
+                        params.get("max_fee_ppm"), EvParams.from_config(config), now,
+                        self._fixed_peers())
         dry_run = bool(config["dry-run"])
         if mode == "sling":
             d = channels[params["to"]]

@@ -1,13 +1,15 @@
 """Which channels to refill, from which, and how much (pure).
 
 - Demand: what a channel would sell per day with liquidity: its settled
-  outbound volume over 7 days, plus the forwards it failed for lack of
-  liquidity (at its average forward size), per day.
+  outbound volume, plus the forwards it failed for lack of liquidity (at
+  its average forward size), per day over the last week or the last day,
+  whichever is faster.
 - Destinations: channels short of outbound liquidity that have demand. The
   outbound they should hold is volume-weighted: the smaller of the capacity
-  target (``rebalance-target-ratio``) and 3 days of demand; one holding less
-  is refilled by the gap, never less than ``rebalance-min-amount`` (nor more
-  than it can receive or ``rebalance-max-amount``).
+  target (``rebalance-target-ratio``) and 3 days of demand; one holding at
+  least half of ``rebalance-min-amount`` less is refilled by the gap, never
+  less than ``rebalance-min-amount`` (nor more than it can receive or
+  ``rebalance-max-amount``).
 - Sources: channels whose outbound is surplus: above what they keep (the
   larger of ``rebalance-source-keep-ratio`` of capacity and 3 days of their
   own demand), so taking it costs them little; the ones whose liquidity earns
@@ -25,6 +27,7 @@ from typing import Any
 
 from revops.channels import ChannelFacts
 
+DAY = 86400.0
 DEMAND_DAYS = 3.0
 WINDOW_DAYS = 7.0
 
@@ -83,16 +86,30 @@ class Skip:
     reason: str
 
 
-def demand_msat_day(flow: Any | None) -> int:
-    """A channel's outbound demand per day (``flow``: a ChannelFlow or None)."""
-    if flow is None:
-        return 0
-    volume = int(getattr(flow, "out_volume_7d_msat", 0) or 0)
-    settled = int(getattr(flow, "settled_out_7d", 0) or 0)
-    lost = int(getattr(flow, "liquidity_failed_out_7d", 0) or 0)
+def _rate(volume: int, settled: int, lost: int, span_days: float) -> float:
     if lost and settled:
         volume += lost * (volume // settled)
-    return int(volume / WINDOW_DAYS)
+    return volume / span_days
+
+
+def demand_msat_day(flow: Any | None, now: float = 0.0) -> int:
+    """A channel's outbound demand per day (``flow``: a ChannelFlow or
+    None): the faster of its last day's and last week's rates, so a channel
+    whose demand just grew (or a node with little history) is not judged by
+    a week of quieter days. The flow feature's windows run from the start of
+    the day ``n`` days ago to ``now``."""
+    if flow is None:
+        return 0
+    today = (now % DAY) / DAY
+
+    def get(name: str) -> int:
+        return int(getattr(flow, name, 0) or 0)
+
+    week = _rate(get("out_volume_7d_msat"), get("settled_out_7d"),
+                 get("liquidity_failed_out_7d"), WINDOW_DAYS + today)
+    day = _rate(get("out_volume_1d_msat"), get("settled_out_1d"),
+                get("liquidity_failed_out_1d"), 1.0 + today)
+    return int(max(week, day))
 
 
 def exclusion(c: ChannelFacts, ex: Exclusions, now: float) -> str | None:
@@ -136,10 +153,12 @@ def choose(channels: Iterable[ChannelFacts], flows: Mapping[str, Any], ex: Exclu
             if c.active:
                 skips.append(Skip(c.scid, "both", why))
             continue
-        demand = demand_msat_day(flows.get(c.scid))
+        demand = demand_msat_day(flows.get(c.scid), now)
         desired = desired_outbound(c, demand, p)
         keep = max(int(p.keep_ratio * c.capacity_msat), int(DEMAND_DAYS * demand))
-        if demand > 0 and c.local_msat < desired:
+        # Half the minimum of hysteresis: a channel hovering at its target
+        # is not topped up by a refill every cycle.
+        if demand > 0 and c.local_msat + p.min_amount_msat // 2 <= desired:
             room = c.receivable_msat
             amount = min(max(desired - c.local_msat, p.min_amount_msat), p.max_amount_msat,
                          room)

@@ -9,7 +9,8 @@ For moving ``amount`` from a source into a destination:
   the destination's *broadcast* fee, falling back to the channel's fee when
   none is recorded, de-rated by the scarcity premium the fee engine adds to
   a depleted channel: the refill itself removes it (that premium lowers the
-  price the liquidity will be sold at; pricing EV at it would overpay);
+  price the liquidity will be sold at; pricing EV at it would overpay). A
+  fee the operator fixed (static or hive policy) is taken as it is;
 - opportunity: what the source would have sold of the amount within the
   horizon (its own demand beyond what it keeps): usually nothing, since a
   source only gives its surplus;
@@ -64,10 +65,14 @@ class Estimate:
 
 
 def expected_fee_ppm(broadcast_ppm: int | None, facts: ChannelFacts, amount_msat: int,
-                     scarcity_threshold: float) -> int:
+                     scarcity_threshold: float, dynamic: bool = True) -> int:
     """The fee the moved liquidity will be sold at: the broadcast fee (or
-    the channel's), without the scarcity premium the refill removes."""
+    the channel's), without the scarcity premium the refill removes (only a
+    dynamically priced channel has one: a static or hive policy's fee is
+    the operator's)."""
     fee = facts.fee_ppm if broadcast_ppm is None else int(broadcast_ppm)
+    if not dynamic:
+        return fee
     now = scarcity_multiplier(facts, scarcity_threshold)
     after = scarcity_multiplier(
         dataclasses.replace(facts, local_msat=min(facts.capacity_msat,

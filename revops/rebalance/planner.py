@@ -63,9 +63,10 @@ def fee_of(facts: ChannelFacts, broadcast: Mapping[str, int]) -> int | None:
 
 
 def _option(dest: Destination, dfacts: ChannelFacts, src: Source, sfacts: ChannelFacts,
-            broadcast: Mapping[str, int], ep: EvParams) -> Option:
+            broadcast: Mapping[str, int], ep: EvParams, fixed_peers: frozenset[str]) -> Option:
     amount = min(dest.amount_msat, src.surplus_msat)
-    fee = expected_fee_ppm(broadcast.get(dest.scid), dfacts, amount, ep.scarcity_threshold)
+    fee = expected_fee_ppm(broadcast.get(dest.scid), dfacts, amount, ep.scarcity_threshold,
+                           dynamic=dfacts.peer_id not in fixed_peers)
     sfee = broadcast.get(src.scid, sfacts.fee_ppm)
     return Option(src, estimate(amount, fee, dest.demand_msat_day, src.local_msat, sfee,
                                 src.demand_msat_day, ep))
@@ -73,12 +74,14 @@ def _option(dest: Destination, dfacts: ChannelFacts, src: Source, sfacts: Channe
 
 def plan(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
          broadcast: Mapping[str, int], ex: Exclusions, cp: CandidateParams, ep: EvParams,
-         now: float) -> Planning:
+         now: float, fixed_peers: frozenset[str] = frozenset()) -> Planning:
+    """``fixed_peers``: peers whose fee the operator fixed (static or hive
+    policy): their broadcast fee carries no scarcity premium."""
     dests, srcs, skips = cand.choose(channels.values(), flows, ex, cp, now)
     plans = []
     for d in dests:
         dfacts = channels[d.scid]
-        options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep)
+        options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers)
                    for s in srcs if s.peer_id != d.peer_id]
         if not options:
             plans.append(Plan(d, (), "no source with surplus liquidity (to another peer)"))
@@ -102,7 +105,8 @@ def _bad(name: str, scid: str, why: str) -> RpcError:
 
 def manual(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
            broadcast: Mapping[str, int], ex: Exclusions, source: str, dest: str,
-           amount_msat: int, max_fee_ppm: int | None, ep: EvParams, now: float) -> Option:
+           amount_msat: int, max_fee_ppm: int | None, ep: EvParams, now: float,
+           fixed_peers: frozenset[str] = frozenset()) -> Option:
     """An operator's refill, checked as the automatic ones are (raises
     RpcError saying what is wrong); with ``max_fee_ppm`` the operator's fee
     limit replaces the EV's, otherwise an unprofitable refill is refused."""
@@ -125,9 +129,10 @@ def manual(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
         raise _bad("from", source, f"can send only {s.spendable_msat} msat")
     if d.receivable_msat < amount_msat:
         raise _bad("to", dest, f"can receive only {d.receivable_msat} msat")
-    dd = cand.demand_msat_day(flows.get(dest))
-    sd = cand.demand_msat_day(flows.get(source))
-    fee = expected_fee_ppm(broadcast.get(dest), d, amount_msat, ep.scarcity_threshold)
+    dd = cand.demand_msat_day(flows.get(dest), now)
+    sd = cand.demand_msat_day(flows.get(source), now)
+    fee = expected_fee_ppm(broadcast.get(dest), d, amount_msat, ep.scarcity_threshold,
+                           dynamic=d.peer_id not in fixed_peers)
     est = estimate(amount_msat, fee, dd, s.local_msat, broadcast.get(source, s.fee_ppm), sd, ep)
     if max_fee_ppm is not None:
         est = Estimate(est.amount_msat, est.fee_ppm, est.revenue_msat, est.opportunity_msat,

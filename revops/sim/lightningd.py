@@ -302,6 +302,8 @@ class SimNode:
         for spec in manifest.options:
             self._option_owner[spec.name] = (plugin, spec)
         for decl in manifest.methods:
+            if decl.name == SIMCLOCK_METHOD and decl.name in self._plugin_methods:
+                continue  # (several plugins may speak simclock; RPC reaches the first)
             self._plugin_methods[decl.name] = plugin
         known = self._known_topics()
         for topic in manifest.subscriptions:
@@ -327,6 +329,8 @@ class SimNode:
             names.add(spec.name)
         seen: dict[str, Plugin] = {}
         for decl in methods:
+            if decl.name == SIMCLOCK_METHOD:
+                continue  # each simclock plugin has its own: the clock calls each one
             owner = self._plugin_methods.get(decl.name) or seen.get(decl.name)
             if owner is not None or decl.name in self.table:
                 by = f" by plugin {owner.path}" if owner is not None else ""

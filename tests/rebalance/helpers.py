@@ -24,13 +24,14 @@ def facts(scid: str, n: int, capacity_sat: int, local_sat: int, fee_ppm: int = 1
 
 
 def flow(scid: str, out_7d_sat: int = 0, settled_7d: int = 0, liquidity_failed_7d: int = 0,
-         revenue_7d_msat: int = 0) -> ChannelFlow:
+         revenue_7d_msat: int = 0, out_1d_sat: int = 0, settled_1d: int = 0,
+         liquidity_failed_1d: int = 0) -> ChannelFlow:
     return ChannelFlow(
         scid=scid, class_7d="sink", class_30d="sink", flow_ratio_7d=None, flow_ratio_30d=None,
-        out_volume_1d_msat=0, out_volume_7d_msat=out_7d_sat * SAT,
+        out_volume_1d_msat=out_1d_sat * SAT, out_volume_7d_msat=out_7d_sat * SAT,
         out_volume_30d_msat=out_7d_sat * SAT, in_volume_1d_msat=0, in_volume_7d_msat=0,
-        in_volume_30d_msat=0, settled_out_1d=0, settled_out_7d=settled_7d,
+        in_volume_30d_msat=0, settled_out_1d=settled_1d, settled_out_7d=settled_7d,
         settled_out_30d=settled_7d, settled_in_7d=0, settled_in_30d=0,
-        liquidity_failed_out_1d=0, liquidity_failed_out_7d=liquidity_failed_7d,
+        liquidity_failed_out_1d=liquidity_failed_1d, liquidity_failed_out_7d=liquidity_failed_7d,
         local_failed_out_1d=0, local_failed_out_7d=liquidity_failed_7d,
         revenue_7d_msat=revenue_7d_msat, revenue_30d_msat=revenue_7d_msat)

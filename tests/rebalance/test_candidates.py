@@ -15,15 +15,25 @@ from tests.rebalance.helpers import SAT, facts, flow
 
 P = CandidateParams(min_amount_msat=50_000 * SAT, max_amount_msat=1_000_000 * SAT,
                     target_ratio=0.5, keep_ratio=0.5)
-NOW = 1_000_000.0
+NOW = 20_000 * 86400.0  # a UTC midnight: the flow windows span whole days
 
 
 def test_demand_is_volume_per_day_plus_what_failed_for_liquidity():
     assert demand_msat_day(None) == 0
-    assert demand_msat_day(flow("a", out_7d_sat=700_000, settled_7d=70)) == 100_000 * SAT
+    assert demand_msat_day(flow("a", out_7d_sat=700_000, settled_7d=70), NOW) == 100_000 * SAT
     # 10 lost forwards at the average size (10k sat) add 100k sat over the week
     f = flow("a", out_7d_sat=700_000, settled_7d=70, liquidity_failed_7d=10)
-    assert demand_msat_day(f) == 800_000 * SAT // 7
+    assert demand_msat_day(f, NOW) == 800_000 * SAT // 7
+
+
+def test_demand_takes_the_faster_of_the_last_day_and_the_last_week():
+    # A week of 100k/day, then a day of 400k: the recent rate counts.
+    f = flow("a", out_7d_sat=1_000_000, settled_7d=100, out_1d_sat=400_000, settled_1d=40)
+    assert demand_msat_day(f, NOW) == 400_000 * SAT
+    # Six hours into today the windows are 1.25 and 7.25 days long.
+    assert demand_msat_day(f, NOW + 6 * 3600) == 320_000 * SAT
+    quiet_day = flow("a", out_7d_sat=1_400_000, settled_7d=140, out_1d_sat=0)
+    assert demand_msat_day(quiet_day, NOW) == 200_000 * SAT
 
 
 def test_target_is_the_smaller_of_capacity_target_and_three_days_of_volume():
@@ -34,11 +44,14 @@ def test_target_is_the_smaller_of_capacity_target_and_three_days_of_volume():
     busy = facts("2x1x0", 2, 10_000_000, 1_000_000)
     # demand 30k sat/day: wants 90k; has 10k: gap 80k.
     small = facts("3x1x0", 3, 10_000_000, 10_000)
-    # demand 5k sat/day: wants 15k; has 10k: gap 5k, raised to the 50k minimum.
+    # demand 12k sat/day: wants 36k; has 10k: gap 26k, raised to the 50k minimum.
     tiny = facts("4x1x0", 4, 10_000_000, 10_000)
+    # demand 5k sat/day: wants 15k; has 10k: within half the minimum of it: left alone.
+    hovering = facts("5x1x0", 5, 10_000_000, 10_000)
     flows = {"1x1x0": flow("1x1x0", 700_000, 70), "2x1x0": flow("2x1x0", 7_000_000, 700),
-             "3x1x0": flow("3x1x0", 210_000, 21), "4x1x0": flow("4x1x0", 35_000, 4)}
-    dests, _, _ = choose([quiet, busy, small, tiny], flows, Exclusions(), P, NOW)
+             "3x1x0": flow("3x1x0", 210_000, 21), "4x1x0": flow("4x1x0", 84_000, 8),
+             "5x1x0": flow("5x1x0", 35_000, 4)}
+    dests, _, _ = choose([quiet, busy, small, tiny, hovering], flows, Exclusions(), P, NOW)
     by = {d.scid: d for d in dests}
     assert "1x1x0" not in by
     assert by["2x1x0"].desired_msat == 3_000_000 * SAT
@@ -53,7 +66,7 @@ def test_a_destination_that_cannot_receive_the_minimum_is_skipped_with_why():
     dests, _, _ = choose([room], {"1x1x0": flow("1x1x0", 700_000, 70)}, Exclusions(), P, NOW)
     # short by 30k (wants half of 60k), raised to the 50k minimum, which fits
     assert [(d.scid, d.amount_msat) for d in dests] == [("1x1x0", 50_000 * SAT)]
-    tiny = facts("3x1x0", 3, 40_000, 0)
+    tiny = facts("3x1x0", 3, 50_200, 0)  # short by 25,100 but can receive 49,698
     dests, _, skips = choose([tiny], {"3x1x0": flow("3x1x0", 700_000, 70)}, Exclusions(), P, NOW)
     assert dests == [] and "can receive only" in skips[0].reason
 
