@@ -50,6 +50,7 @@ from actors.pool import ActorPool
 from revops.channels import LISTPEERCHANNELS_FILTER, ChannelFacts, active, parse_channels
 from revops.config import ConfigSnapshot
 from revops.fees import broadcast
+from revops.fees.anchor import LISTCHANNELS_FILTER, market_anchor, unpriced
 from revops.fees.alpha import ChannelEconomics, Decision, FeeInputs, FeeParams, Policy
 from revops.fees.state import Override
 from revops.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError
@@ -60,6 +61,9 @@ from revops.supervision import RestartBudget
 log = logging.getLogger("revops.fee")
 
 BLOCK_SECONDS = 600.0
+# At most this many peers' market fees are looked up per cycle (one
+# listchannels each): a first start on a big node spreads them over cycles.
+ANCHORS_PER_CYCLE = 1000
 
 
 def gather(futures: Mapping[str, pykka.Future[Any]]) -> dict[str, Any]:
@@ -93,6 +97,9 @@ class FeeCoordinator(Coordinator):
         self.mempool = MempoolState(0.0, 1.0, 0.0)
         self.sent: deque[float] | None = None
         self.blockheight: int | None = None
+        self.our_id: str | None = None
+        self.anchors: dict[str, int | None] = {}  # peer -> market fee into it (None: nobody)
+        self._waiting: dict[str, bool] = {}  # peers whose anchor is still to be fetched
         self.rpc_error_logged = False
         self.last_now = 0.0  # time of the latest tick: restart budgets count in it
         self.last_decisions: dict[str, Decision] = {}
@@ -231,7 +238,25 @@ class FeeCoordinator(Coordinator):
         summary, _ = self.run_cycle(now, config, bool(config["dry-run"]))
         return summary
 
-    def _inputs(self, facts: ChannelFacts, config: ConfigSnapshot) -> FeeInputs:
+    def _fetch_anchors(self, new: list[ChannelFacts]) -> set[str]:
+        """Market fees into the peers of unpriced new channels (bounded);
+        returns the peers still waiting for theirs."""
+        wanted = sorted({c.peer_id for c in new
+                         if unpriced(c.fee_ppm, c.fee_base_msat) and c.peer_id not in self.anchors}
+                        | {p for p, a in self._waiting.items()})
+        waiting: dict[str, bool] = {}
+        for i, peer in enumerate(wanted):
+            if i >= ANCHORS_PER_CYCLE:
+                waiting[peer] = True
+                continue
+            r = self.rpc("listchannels", {"destination": peer}, LISTCHANNELS_FILTER)
+            self.anchors[peer] = (market_anchor(r.result.get("channels", []), peer, self.our_id)
+                                  if r.ok else None)
+        self._waiting = waiting
+        return set(waiting)
+
+    def _inputs(self, facts: ChannelFacts, config: ConfigSnapshot,
+                pending: set[str] = frozenset()) -> FeeInputs:  # type: ignore[assignment]
         pol = self.policies.get(facts.peer_id)
         policy = Policy(pol.mode, pol.fee_ppm, pol.base_msat) if pol is not None else Policy()
         days_open = None
@@ -242,7 +267,9 @@ class FeeCoordinator(Coordinator):
                          mempool_multiplier=self.mempool.multiplier,
                          economics=self.economics.get(facts.scid),
                          refill_cost_ppm=self.refill_ppm.get(facts.scid),
-                         rebalancing=rebalancing, days_open=days_open)
+                         rebalancing=rebalancing, days_open=days_open,
+                         anchor_ppm=self.anchors.get(facts.peer_id),
+                         anchor_pending=facts.peer_id in pending)
 
     def run_cycle(self, now: float, config: ConfigSnapshot, dry_run: bool
                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -255,20 +282,22 @@ class FeeCoordinator(Coordinator):
                 self.rpc_error_logged = True
             return {"channels": len(self.channels), "skipped": f"listpeerchannels {res.kind}"}, []
         self.rpc_error_logged = False
-        if self.blockheight is None:
-            info = self.rpc("getinfo", None, {"blockheight": True})
+        if self.blockheight is None or self.our_id is None:
+            info = self.rpc("getinfo", None, {"blockheight": True, "id": True})
             if info.ok:
                 self.blockheight = info.result.get("blockheight")
+                self.our_id = info.result.get("id")
         if self.sent is None:
             times = self.store.broadcast_times(now - broadcast.DAY).get(timeout=ASK_TIMEOUT)
             self.sent = deque(times)
         open_channels = active(parse_channels(res.result))
         opened, closed = self.reconcile(open_channels)
+        pending = self._fetch_anchors([open_channels[s] for s in opened])
 
         # 2. Every channel decides on the same snapshot.
         params = FeeParams.from_config(config)
         decisions_by_scid = gather({
-            scid: ref.ask(Decide(self._inputs(open_channels[scid], config), params, now),
+            scid: ref.ask(Decide(self._inputs(open_channels[scid], config, pending), params, now),
                           block=False)
             for scid, ref in self.channels.items() if ref.is_alive()})
         decisions = [decisions_by_scid[s] for s in sorted(decisions_by_scid)]

@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 from revops.channels import ChannelFacts
 from revops.fees import hill_climb
+from revops.fees.anchor import unpriced
 from revops.fees.hill_climb import ClimbParams
 from revops.fees.state import RECENT_AMOUNTS, FeeState, FireSale, Probe
 
@@ -87,6 +88,8 @@ class FeeInputs:
     refill_cost_ppm: int | None = None
     rebalancing: bool = False
     days_open: float | None = None
+    anchor_ppm: int | None = None  # the market's fee to this peer (where a new climb starts)
+    anchor_pending: bool = False  # the anchor is not fetched yet: a new climb waits for it
 
 
 @dataclass(frozen=True)
@@ -291,11 +294,19 @@ def decide(state: FeeState, inp: FeeInputs, p: FeeParams, now: float
     facts = inp.facts
     if state.first_seen is None:
         state = dataclasses.replace(state, first_seen=now)
+    if state.climb.base_ppm is None and inp.anchor_pending and not inp.ignored \
+            and inp.policy.mode == "dynamic" and unpriced(facts.fee_ppm, facts.fee_base_msat):
+        return state, Decision(facts.scid, False, facts.fee_ppm, facts.fee_base_msat, "new",
+                               "waiting for the market's fee to this peer (listchannels)")
     if state.climb.base_ppm is None:
-        # The climb starts from the fee the channel has when first seen, so a
-        # special mode (congestion at the ceiling) never becomes its base.
+        # The climb starts where the market prices this peer when the channel
+        # was never priced (CLN's defaults), else at the fee it has; either
+        # way a special mode (congestion at the ceiling) never becomes its base.
+        start = facts.fee_ppm
+        if inp.anchor_ppm is not None and unpriced(facts.fee_ppm, facts.fee_base_msat):
+            start = inp.anchor_ppm
         state = dataclasses.replace(state, climb=dataclasses.replace(
-            state.climb, base_ppm=facts.fee_ppm))
+            state.climb, base_ppm=start))
     if state.last_broadcast_fee_ppm is None or (
             state.last_broadcast_fee_ppm != facts.fee_ppm and not state.broadcast_failing):
         # Adopt what the channel has (first sight, or changed by someone else).

@@ -267,3 +267,32 @@ def test_leaving_congestion_returns_to_the_fee_before_it():
     st = alpha.on_broadcast(st, 2500, 0, NOW)
     st, d = decide(st, facts=facts(htlcs=0, fee_ppm=2500), now=NOW + 3600)
     assert d.mode == "hill_climb" and d.target_fee_ppm == 10
+
+
+def test_an_unpriced_channel_starts_its_climb_at_the_market_anchor():
+    unpriced = dataclasses.replace(facts(fee_ppm=10), fee_base_msat=1000)
+    st, d = decide(FeeState(), facts=unpriced, anchor_ppm=350)
+    assert st.climb.base_ppm == 350 and d.target_fee_ppm == 350
+    priced = facts(fee_ppm=120)  # someone priced it: its own fee is the start
+    st, d = decide(FeeState(), facts=priced, anchor_ppm=350)
+    assert st.climb.base_ppm == 120
+
+
+def test_a_new_climb_waits_for_its_anchor():
+    unpriced = dataclasses.replace(facts(fee_ppm=10), fee_base_msat=1000)
+    st, d = decide(FeeState(), facts=unpriced, anchor_pending=True)
+    assert d.touch is False and st.climb.base_ppm is None and "waiting" in d.reason
+
+
+def test_market_anchor_is_the_median_of_others_into_the_peer():
+    from revops.fees.anchor import market_anchor
+    peer, us = "02" + "aa" * 32, "03" + "bb" * 32
+    entries = [{"source": f"02{i:064x}", "destination": peer, "active": True,
+                "fee_per_millionth": f} for i, f in enumerate((100, 300, 200, 900))]
+    entries += [{"source": us, "destination": peer, "active": True, "fee_per_millionth": 1},
+                {"source": "02" + "cc" * 32, "destination": peer, "active": False,
+                 "fee_per_millionth": 5},
+                {"source": "02" + "dd" * 32, "destination": us, "active": True,
+                 "fee_per_millionth": 7}]
+    assert market_anchor(entries, peer, us) == 200
+    assert market_anchor([], peer, us) is None
