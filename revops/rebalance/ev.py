@@ -10,7 +10,10 @@ For moving ``amount`` from a source into a destination:
   none is recorded, de-rated by the scarcity premium the fee engine adds to
   a depleted channel: the refill itself removes it (that premium lowers the
   price the liquidity will be sold at; pricing EV at it would overpay). A
-  fee the operator fixed (static or hive policy) is taken as it is;
+  fee the operator fixed (static or hive policy) is taken as it is; and
+  never above what the channel's liquidity actually sold at over the last
+  week (its fees over its volume): a fee raised while the channel sat empty
+  has not been shown to sell;
 - opportunity: what the source would have sold of the amount within the
   horizon (its own demand beyond what it keeps): usually nothing, since a
   source only gives its surplus;
@@ -81,6 +84,32 @@ def expected_fee_ppm(broadcast_ppm: int | None, facts: ChannelFacts, amount_msat
     if now <= after:
         return fee
     return int(fee * after / now)
+
+
+MIN_SALES = 5  # forwards a week before the price they fetched is taken as the price
+
+
+def sold_at_ppm(flow: Any | None) -> int | None:
+    """What the channel's outbound liquidity actually sold at lately: its
+    fees over its volume in the last week (None with too few sales to say)."""
+    if flow is None:
+        return None
+    volume = int(getattr(flow, "out_volume_7d_msat", 0) or 0)
+    settled = int(getattr(flow, "settled_out_7d", 0) or 0)
+    if volume <= 0 or settled < MIN_SALES:
+        return None
+    return int(int(getattr(flow, "revenue_7d_msat", 0) or 0) * 1_000_000 // volume)
+
+
+def price_ppm(broadcast_ppm: int | None, facts: ChannelFacts, flow: Any | None,
+              amount_msat: int, scarcity_threshold: float, dynamic: bool = True) -> int:
+    """The fee the moved liquidity is priced at for its EV: the broadcast
+    fee (see :func:`expected_fee_ppm`), and never more than what the
+    channel's liquidity sold at over the last week: a fee raised while the
+    channel was empty has not been shown to sell."""
+    fee = expected_fee_ppm(broadcast_ppm, facts, amount_msat, scarcity_threshold, dynamic)
+    sold = sold_at_ppm(flow)
+    return fee if sold is None else min(fee, sold)
 
 
 def estimate(amount_msat: int, fee_ppm: int, dest_demand_msat_day: int,

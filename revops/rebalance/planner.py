@@ -25,7 +25,7 @@ from revops.rebalance.candidates import (
     Skip,
     Source,
 )
-from revops.rebalance.ev import Estimate, EvParams, estimate, expected_fee_ppm
+from revops.rebalance.ev import Estimate, EvParams, estimate, price_ppm
 
 OPTIONS_PER_DESTINATION = 3
 
@@ -63,10 +63,11 @@ def fee_of(facts: ChannelFacts, broadcast: Mapping[str, int]) -> int | None:
 
 
 def _option(dest: Destination, dfacts: ChannelFacts, src: Source, sfacts: ChannelFacts,
-            broadcast: Mapping[str, int], ep: EvParams, fixed_peers: frozenset[str]) -> Option:
+            broadcast: Mapping[str, int], ep: EvParams, fixed_peers: frozenset[str],
+            flow: Any | None) -> Option:
     amount = min(dest.amount_msat, src.surplus_msat)
-    fee = expected_fee_ppm(broadcast.get(dest.scid), dfacts, amount, ep.scarcity_threshold,
-                           dynamic=dfacts.peer_id not in fixed_peers)
+    fee = price_ppm(broadcast.get(dest.scid), dfacts, flow, amount, ep.scarcity_threshold,
+                    dynamic=dfacts.peer_id not in fixed_peers)
     sfee = broadcast.get(src.scid, sfacts.fee_ppm)
     return Option(src, estimate(amount, fee, dest.demand_msat_day, src.local_msat, sfee,
                                 src.demand_msat_day, ep))
@@ -81,7 +82,8 @@ def plan(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
     plans = []
     for d in dests:
         dfacts = channels[d.scid]
-        options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers)
+        options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers,
+                           flows.get(d.scid))
                    for s in srcs if s.peer_id != d.peer_id]
         if not options:
             plans.append(Plan(d, (), "no source with surplus liquidity (to another peer)"))
@@ -131,8 +133,8 @@ def manual(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
         raise _bad("to", dest, f"can receive only {d.receivable_msat} msat")
     dd = cand.demand_msat_day(flows.get(dest), now)
     sd = cand.demand_msat_day(flows.get(source), now)
-    fee = expected_fee_ppm(broadcast.get(dest), d, amount_msat, ep.scarcity_threshold,
-                           dynamic=d.peer_id not in fixed_peers)
+    fee = price_ppm(broadcast.get(dest), d, flows.get(dest), amount_msat,
+                    ep.scarcity_threshold, dynamic=d.peer_id not in fixed_peers)
     est = estimate(amount_msat, fee, dd, s.local_msat, broadcast.get(source, s.fee_ppm), sd, ep)
     if max_fee_ppm is not None:
         est = Estimate(est.amount_msat, est.fee_ppm, est.revenue_msat, est.opportunity_msat,

@@ -121,6 +121,40 @@ def test_a_depleted_earning_channel_is_refilled_from_a_surplus_one(refill):
     assert sample(text, "revops_rebalance_predicted_ev_msat") is not None
     assert st["realized"]["total"]["refills"] == len(done)
     assert st["realized"]["channels"][before["sink"]["scid"]]["revenue_7d_msat"] > 0
+    # askrene's layer of ours keeps routes off our node and knows what was used.
+    [layer] = sim.rpc.call("askrene-listlayers", {"layer": "revops"})["layers"]
+    assert layer["disabled_nodes"] == [sim.rpc.getinfo()["id"]]
+    assert layer["impressions"]
+
+
+def test_failing_refills_trip_the_breaker_and_leave_no_invoice_behind(refill):
+    sim = refill({"revenue-ops-rebalance-breaker-failures": "2",
+                  "revenue-ops-rebalance-breaker-hours": "24"})
+    pin_sink(sim)
+    sim.rpc.call("dev-payments", {"success_rate": 0.0})  # every remote hop fails
+    sim.advance(hours=8)
+    c = chans(sim)
+    st = status(sim)
+    failed = [j for j in st["recent"] if j["state"] == "failed"]
+    # More than 2 consecutive failures open the sink's breaker: 3 tries, then quiet.
+    assert len(failed) == 3 and st["totals"]["succeeded"] == 0
+    assert all(j["to"] == c["sink"]["scid"] for j in failed)
+    assert all("payment failed at hop" in j["reason"] for j in failed)
+    assert c["sink"]["scid"] in st["breaker"]["open"]
+    report = sim.rpc.call("revenue-rebalance-cycle")
+    assert report["started"] == 0
+    assert any(s["scid"] == c["sink"]["scid"] and "breaker open" in s["reason"]
+               for s in report["skipped_channels"])
+    with pytest.raises(RpcError, match="futility breaker open"):
+        sim.rpc.call("revenue-rebalance", [c["src"]["scid"], c["sink"]["scid"], 100_000, 1000])
+    # Failed refills' invoices are deleted; askrene was told where they failed.
+    assert [i for i in sim.rpc.call("listinvoices")["invoices"]
+            if i["label"].startswith("revops-rebalance-")] == []
+    [layer] = sim.rpc.call("askrene-listlayers", {"layer": "revops"})["layers"]
+    assert any(k["maximum_msat"] < 2 ** 64 - 1 for k in layer["constraints"])
+    led = ledger(sim)
+    assert led["rebalances_failed"] == 3 and led["rebalance_cost_msat"] == 0
+    assert sim.rpc.call("revenue-budget")["windows"][0]["spent_msat"] == 0
 
 
 def test_an_unprofitable_refill_is_refused_with_its_reason(refill):
