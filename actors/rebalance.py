@@ -423,9 +423,8 @@ class RebalanceCoordinator(Coordinator):
                 budget_out = True
         return out
 
-    def _remaining(self, now: float, config: ConfigSnapshot, dry_run: bool) -> int:
-        usage = self._budget(now, config)
-        return usage.remaining_msat
+    def _remaining(self, now: float, config: ConfigSnapshot) -> int:
+        return self._budget(now, config).remaining_msat
 
     def _last_hop(self, dest: ChannelFacts) -> HopPolicy | None:
         """The destination peer's policy towards us (its fee on our refill)."""
@@ -483,7 +482,7 @@ class RebalanceCoordinator(Coordinator):
         est = o.estimate
         src, dest = channels[o.source.scid], channels[dest_scid]
         amount = est.amount_msat
-        remaining = self._remaining(now, config, dry_run)
+        remaining = self._remaining(now, config)
         cap = min(est.max_fee_msat, remaining)
         base = Attempt(dest_scid, src.scid, amount, "refused", max_fee_msat=est.max_fee_msat)
         if cap <= 0 and not dry_run:
@@ -548,7 +547,7 @@ class RebalanceCoordinator(Coordinator):
         best = options[0].estimate
         dest = channels[p.dest.scid]
         amount = best.amount_msat
-        remaining = self._remaining(now, config, dry_run)
+        remaining = self._remaining(now, config)
         job = slingmod.job_for(dest.scid, dest.capacity_msat, dest.local_msat, amount,
                                best.max_fee_msat, [o.source.scid for o in options])
         base = Attempt(dest.scid, options[0].source.scid, amount, "refused",
@@ -604,9 +603,8 @@ class RebalanceCoordinator(Coordinator):
     def poll(self, now: float, config: ConfigSnapshot, startup: bool = False) -> dict[str, Any]:
         """Look at every job in flight; end the finished ones."""
         self.last_now = max(self.last_now, now)
-        if not self.reconciled:
-            if not self.reconcile(now, config):
-                return {"in_flight": 1, "error": "lightningd unavailable"}
+        if not self.reconciled and not self.reconcile(now, config):
+            return {"in_flight": 1, "error": "lightningd unavailable"}
         jobs = self.store.rebalance_open_jobs().get(timeout=ASK_TIMEOUT)
         finished = 0
         timeout = float(config["rebalance-reservation-timeout"])
@@ -752,7 +750,11 @@ class RebalanceCoordinator(Coordinator):
                 pass
         self._set_budget_metrics(now, config)
         self.rm.breakers_open.set(len(breaker.open_until(self._breakers(), now)))
-        self.last_realized = self._realized(now)
+        try:
+            self.last_realized = self._realized(now)
+        except Exception as e:  # noqa: BLE001 - a report must not stop the rebalancer
+            log.warning("rebalance: realized EV not computed: %s", e)
+            return
         self.rm.set_realized(self.last_realized.get("total", {}))
 
     def _set_budget_metrics(self, now: float, config: ConfigSnapshot) -> None:

@@ -24,6 +24,7 @@ that would wake an idle node (or the simulated clock) for nothing.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any, Mapping
 
@@ -112,7 +113,7 @@ class Ticker(pykka.ThreadingActor):
     def _answered(self, name: str, result: Any) -> None:
         """A tick's answer may ask for a poll of its coordinator."""
         at = result.get("poll_at") if isinstance(result, Mapping) else None
-        if isinstance(at, (int, float)) and not isinstance(at, bool) and at == at:
+        if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
             self.poll_due[name] = min(float(at), self.poll_due.get(name, float("inf")))
 
     @staticmethod

@@ -3,7 +3,13 @@ open for its time, forgets on success, starts afresh after serving its time."""
 
 from __future__ import annotations
 
-from revops.rebalance.breaker import BreakerParams, BreakerState, open_until, prune, record
+from revops.rebalance.breaker import (
+    BreakerParams,
+    BreakerState,
+    open_until,
+    prune,
+    record,
+)
 
 P = BreakerParams(failures=10, seconds=48 * 3600)
 T = 1_000_000.0

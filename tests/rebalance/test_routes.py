@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from revops.rebalance.bolt7 import HopPolicy, hop_fee
-from revops.rebalance.routes import RouteError, circular, direction, remote_hops, request
+from revops.rebalance.routes import (
+    RouteError,
+    circular,
+    direction,
+    remote_hops,
+    request,
+)
 from tests.rebalance.helpers import peer
 
 US, A, X, B = peer(1), peer(2), peer(3), peer(4)
