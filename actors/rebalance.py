@@ -105,6 +105,7 @@ REFILL_WINDOW = 30 * 86400.0
 REALIZED_LOOKBACK = 31 * 86400.0
 PAY_ROUTE_NOT_FOUND = 205
 RECENT = 20
+LAST_HOP = "the destination peer's own fee"
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,8 @@ class RebalanceCoordinator(Coordinator):
         if mode != "off":
             planning = plan(channels, self.flows, self._broadcast(), self._exclusions(
                 now, open_jobs), CandidateParams.from_config(config),
-                EvParams.from_config(config), now, self._fixed_peers())
+                EvParams.from_config(config), now, self._fixed_peers(),
+                realized.losing(self.last_realized) if self.last_realized else None)
             free = int(config["rebalance-max-parallel"]) - len(open_jobs)
             attempts = self._execute(planning.plans, channels, free, now, config, dry_run,
                                      mode)
@@ -414,8 +416,8 @@ class RebalanceCoordinator(Coordinator):
                     a = self._start_native(p.dest.scid, o, channels, now, config, dry_run,
                                            "auto")
                     out.append(a)
-                    if a.action != "no_route":
-                        break
+                    if a.action != "no_route" or a.reason.startswith(LAST_HOP):
+                        break  # (another source cannot make the last hop cheaper)
             if a.action in ("started", "dry_run"):
                 used.add(a.source or "")
                 free -= 1

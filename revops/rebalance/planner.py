@@ -2,7 +2,8 @@
 
 For each destination (``candidates.py``) the sources it could be refilled
 from, each with its EV estimate (``ev.py``), best first; a destination no
-source can refill profitably carries the reason. Plans are ordered by the
+source can refill profitably carries the reason, as does one whose past
+refills did not pay (``realized.losing``). Plans are ordered by the
 expected revenue of their best option, so a cycle with few free slots or
 little budget spends them where they earn most. ``manual`` applies the
 same checks to an operator's ``revenue-rebalance``.
@@ -75,12 +76,17 @@ def _option(dest: Destination, dfacts: ChannelFacts, src: Source, sfacts: Channe
 
 def plan(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
          broadcast: Mapping[str, int], ex: Exclusions, cp: CandidateParams, ep: EvParams,
-         now: float, fixed_peers: frozenset[str] = frozenset()) -> Planning:
+         now: float, fixed_peers: frozenset[str] = frozenset(),
+         losing: Mapping[str, str] | None = None) -> Planning:
     """``fixed_peers``: peers whose fee the operator fixed (static or hive
-    policy): their broadcast fee carries no scarcity premium."""
+    policy): their broadcast fee carries no scarcity premium. ``losing``:
+    channels whose past refills did not pay, with why (not refilled)."""
     dests, srcs, skips = cand.choose(channels.values(), flows, ex, cp, now)
     plans = []
     for d in dests:
+        if losing and d.scid in losing:
+            plans.append(Plan(d, (), losing[d.scid]))
+            continue
         dfacts = channels[d.scid]
         options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers,
                            flows.get(d.scid))

@@ -7,7 +7,8 @@ the same channel take the volume after them first come, first served, so
 one forward is never credited twice. Volume and fees come from the flow
 feature's daily buckets; the day a refill settled counts only for the part
 of the day after it. Realized EV = credited revenue - the refill's fee;
-predicted EV is what the planner expected (over its horizon).
+predicted EV is what the planner expected (over its horizon). A channel
+whose closed 7-day windows lost money is not refilled again (``losing``).
 
 A window still open is reported with ``complete: false``: its figure only
 grows until the window closes.
@@ -86,6 +87,9 @@ def credit(refills: Sequence[Refill], days: Iterable[DayFlow], now: float) -> li
                      {w: now >= r.completed_at + w * DAY for w in WINDOWS}) for r in order]
 
 
+LOSING_AFTER = 2  # refills whose 7-day window closed, before a channel can be judged
+
+
 def summary(rows: Iterable[Realized]) -> dict[str, object]:
     """Per channel and in total: predicted vs realized EV, per window."""
     per: dict[str, dict[str, int]] = {}
@@ -94,6 +98,7 @@ def summary(rows: Iterable[Realized]) -> dict[str, object]:
         total[f"revenue_{w}d_msat"] = 0
         total[f"realized_ev_{w}d_msat"] = 0
         total[f"open_{w}d"] = 0
+        total[f"closed_ev_{w}d_msat"] = 0  # of the refills whose window has closed
     for r in rows:
         ch = per.setdefault(r.scid, {k: 0 for k in total})
         for acc in (ch, total):
@@ -104,4 +109,21 @@ def summary(rows: Iterable[Realized]) -> dict[str, object]:
                 acc[f"revenue_{w}d_msat"] += r.revenue_msat[w]
                 acc[f"realized_ev_{w}d_msat"] += r.ev_msat(w)
                 acc[f"open_{w}d"] += 0 if r.complete[w] else 1
+                acc[f"closed_ev_{w}d_msat"] += r.ev_msat(w) if r.complete[w] else 0
     return {"total": total, "channels": {s: per[s] for s in sorted(per)}}
+
+
+def losing(summary_: Mapping[str, object]) -> dict[str, str]:
+    """Channels whose refills did not pay: at least ``LOSING_AFTER`` refills
+    whose 7-day window has closed, and together they lost money. The
+    rebalancer stops refilling those (the operator's most frequent
+    complaint is rebalancing that loses money)."""
+    out = {}
+    channels = summary_.get("channels") or {}
+    assert isinstance(channels, Mapping)
+    for scid, ch in channels.items():
+        closed = ch["refills"] - ch["open_7d"]
+        if closed >= LOSING_AFTER and ch["closed_ev_7d_msat"] < 0:
+            out[scid] = (f"refills into it did not pay: {closed} refills lost "
+                         f"{-ch['closed_ev_7d_msat']} msat over their first 7 days")
+    return out

@@ -3,7 +3,7 @@ first come first served, within 7 and 30 days; realized vs predicted."""
 
 from __future__ import annotations
 
-from revops.rebalance.realized import DAY, DayFlow, Refill, credit, summary
+from revops.rebalance.realized import DAY, DayFlow, Refill, credit, losing, summary
 
 D0 = 20_000  # a UTC day number
 T0 = D0 * DAY
@@ -56,3 +56,19 @@ def test_summary_per_channel_and_total():
     assert s["channels"]["1x1x1"]["realized_ev_7d_msat"] == 5
     assert s["channels"]["2x2x2"]["realized_ev_30d_msat"] == -1
     assert s["total"]["open_30d"] == 2
+
+
+def test_a_channel_whose_closed_refills_lost_money_is_losing():
+    days = [day(n, 10_000, 1) for n in range(0, 12)]
+    lost = [Refill(i, "1x1x1", T0 + i, 10_000, 50, 20) for i in (1, 2)]
+    young = [Refill(3, "2x2x2", T0 + 10 * DAY, 10_000, 50, 20),
+             Refill(4, "2x2x2", T0 + 10 * DAY + 1, 10_000, 50, 20)]
+    paid = [Refill(5, "3x3x3", T0, 10_000, 1, 20), Refill(6, "3x3x3", T0 + 1, 10_000, 1, 20)]
+    rows = []
+    for group in (lost, young, paid):
+        rows += credit(group, days, now=T0 + 12 * DAY)
+    s = summary(rows)
+    assert s["channels"]["1x1x1"]["closed_ev_7d_msat"] < 0
+    out = losing(s)
+    assert list(out) == ["1x1x1"]  # the young ones cannot be judged yet; 3x3x3 paid
+    assert out["1x1x1"].startswith("refills into it did not pay: 2 refills lost")
