@@ -66,6 +66,7 @@ from actors.messages import (
     EconomicsUpdate,
     FeeStateUpdate,
     RefillCosts,
+    RunSoon,
     Tick,
 )
 from revops.channels import (
@@ -826,8 +827,11 @@ class RebalanceCoordinator(Coordinator):
                **a.as_dict()}
         if a.action not in ("started", "dry_run"):
             raise RpcError(-1, f"not started ({a.action}): {a.reason}", out)
-        return self._with_poll(out | {"in_flight": 1}, now, config) if a.action == "started" \
-            else out
+        if a.action == "started" and self.parent is not None:
+            # Polls are asked for in a tick's answer: have a cycle run at the
+            # next advance, whose answer asks for them.
+            self.parent.tell(RunSoon(self.name, "a manual refill is in flight"))
+        return out
 
     def cmd_cycle(self, params: Mapping[str, Any], now: float) -> dict[str, Any]:
         dry = params.get("dry_run")

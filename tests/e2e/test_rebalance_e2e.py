@@ -315,3 +315,20 @@ def test_dry_run_computes_and_reports_but_pays_nothing(refill):
     assert sim.rpc.call("listinvoices")["invoices"] == []
     assert status(sim)["totals"]["succeeded"] == 0
     assert sim.rpc.call("revenue-budget")["windows"][0]["reserved_msat"] == 0
+
+
+def test_a_manual_refill_is_followed_up_within_minutes_not_at_the_next_cycle(refill):
+    sim = refill({"revenue-ops-rebalance-interval": "7200",
+                  "revenue-ops-rebalance-poll-interval": "60"})
+    pin_sink(sim)
+    sim.rpc.call("dev-payments", {"success_rate": 1.0, "hold_min_s": 100, "hold_max_s": 120})
+    sim.advance(hours=0.1)
+    c = chans(sim)
+    job = sim.rpc.call("revenue-rebalance", [c["src"]["scid"], c["sink"]["scid"], 100_000, 1000])
+    sim.advance(seconds=30)
+    assert [j["id"] for j in status(sim)["in_flight"]] == [job["job_id"]]
+    sim.advance(seconds=270)  # polled a minute apart: done long before the next cycle
+    [done] = [j for j in status(sim)["recent"] if j["id"] == job["job_id"]]
+    assert done["state"] == "succeeded"
+    assert done["completed_at"] - done["created_at"] <= 300
+    assert ledger(sim)["rebalance_cost_msat"] == done["fee_msat"]
