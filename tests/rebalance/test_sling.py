@@ -1,0 +1,48 @@
+"""Sling mode (pure parts): the job we give sling, what it reserves, what its
+payments did (from listsendpays), and when to stop it."""
+
+from __future__ import annotations
+
+from revops.rebalance.sling import PAYMENTS_RESERVED, done, job_for, progress
+
+
+def test_the_job_refills_one_amount_within_the_max_fee():
+    job = job_for("9x9x9", 10_000_000_000, 1_000_000_000, 500_000_000, 150_000,
+                  ["1x1x1", "2x2x2"])
+    p = job.params()
+    assert p == {"scid": "9x9x9", "direction": "pull", "amount": 500_000, "maxppm": 300,
+                 "target": 0.15, "candidates": ["1x1x1", "2x2x2"], "paralleljobs": 1}
+    # sling may start one more payment before we stop it: two payments reserved
+    assert job.reserve_msat == PAYMENTS_RESERVED * 150_000
+
+
+def sendpay(index: int, label: str, status: str, amount: int = 500_000_000,
+            sent: int = 500_100_000) -> dict:
+    return {"created_index": index, "label": label, "status": status, "payment_hash": f"{index:064x}",
+            "amount_msat": amount, "amount_sent_msat": sent}
+
+
+def test_progress_counts_only_the_jobs_own_payments_after_it_started():
+    entries = [sendpay(3, "sling-9x9x9-1-100-1", "complete"),       # before the job
+               sendpay(5, "sling-9x9x9-1-200-1", "failed"),
+               sendpay(6, "sling-8x8x8-1-200-1", "complete"),       # another channel's
+               sendpay(7, "revops-rebalance-4", "complete"),        # not sling's
+               sendpay(8, "sling-9x9x9-1-300-2", "complete", sent=500_120_000),
+               sendpay(9, "sling-9x9x9-1-400-3", "pending")]
+    p = progress(entries, "9x9x9", after_index=4)
+    assert (p.moved_msat, p.fee_msat, p.succeeded, p.failed, p.pending) == (
+        500_000_000, 120_000, 1, 1, 1)
+    assert len(p.hashes) == 3
+
+
+def test_when_to_stop():
+    none = progress([], "9x9x9", 0)
+    assert done(none, 500_000_000, 300_000) is None
+    one = progress([sendpay(1, "sling-9x9x9-1-1-1", "complete")], "9x9x9", 0)
+    assert done(one, 500_000_000, 300_000) == "refilled"
+    costly = progress([sendpay(1, "sling-9x9x9-1-1-1", "complete", amount=100_000_000,
+                               sent=100_150_000)], "9x9x9", 0)
+    assert done(costly, 500_000_000, 300_000) == "spent its share of the budget"
+    failing = progress([sendpay(i, f"sling-9x9x9-1-1-{i}", "failed") for i in range(1, 4)],
+                       "9x9x9", 0)
+    assert done(failing, 500_000_000, 300_000) == "3 payments failed"
