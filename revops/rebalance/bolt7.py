@@ -59,6 +59,12 @@ def ppm(part_msat: int, of_msat: int) -> int:
     return -(-part_msat * MILLION // of_msat)
 
 
+def times(amount_msat: int, factor: float) -> int:
+    """``amount * factor`` rounded down, in integer arithmetic (the factor
+    to a millionth): an amount never passes through a float."""
+    return amount_msat * round(factor * MILLION) // MILLION
+
+
 def share_msat(amount_msat: int, rate_ppm: float) -> int:
     """``amount`` at ``rate_ppm``, rounded down (what a fee rate earns)."""
-    return int(amount_msat * rate_ppm) // MILLION
+    return times(amount_msat, rate_ppm) // MILLION

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from revops.channels import ChannelFacts
+from revops.rebalance.bolt7 import times
 
 DAY = 86400.0
 DEMAND_DAYS = 3.0
@@ -86,10 +87,10 @@ class Skip:
     reason: str
 
 
-def _rate(volume: int, settled: int, lost: int, span_days: float) -> float:
+def _rate(volume: int, settled: int, lost: int, span_days: float) -> int:
     if lost and settled:
         volume += lost * (volume // settled)
-    return volume / span_days
+    return volume * 1000 // max(1, round(span_days * 1000))
 
 
 def demand_msat_day(flow: Any | None, now: float = 0.0) -> int:
@@ -109,7 +110,7 @@ def demand_msat_day(flow: Any | None, now: float = 0.0) -> int:
                  get("liquidity_failed_out_7d"), WINDOW_DAYS + today)
     day = _rate(get("out_volume_1d_msat"), get("settled_out_1d"),
                 get("liquidity_failed_out_1d"), 1.0 + today)
-    return int(max(week, day))
+    return max(week, day)
 
 
 def exclusion(c: ChannelFacts, ex: Exclusions, now: float) -> str | None:
@@ -137,7 +138,7 @@ def exclusion(c: ChannelFacts, ex: Exclusions, now: float) -> str | None:
 def desired_outbound(c: ChannelFacts, demand: int, p: CandidateParams) -> int:
     """The outbound this channel should hold: the smaller of the capacity
     target and 3 days of its demand."""
-    return min(int(p.target_ratio * c.capacity_msat), int(DEMAND_DAYS * demand))
+    return min(times(c.capacity_msat, p.target_ratio), times(demand, DEMAND_DAYS))
 
 
 def choose(channels: Iterable[ChannelFacts], flows: Mapping[str, Any], ex: Exclusions,
@@ -155,7 +156,7 @@ def choose(channels: Iterable[ChannelFacts], flows: Mapping[str, Any], ex: Exclu
             continue
         demand = demand_msat_day(flows.get(c.scid), now)
         desired = desired_outbound(c, demand, p)
-        keep = max(int(p.keep_ratio * c.capacity_msat), int(DEMAND_DAYS * demand))
+        keep = max(times(c.capacity_msat, p.keep_ratio), times(demand, DEMAND_DAYS))
         # Half the minimum of hysteresis: a channel hovering at its target
         # is not topped up by a refill every cycle.
         if demand > 0 and c.local_msat + p.min_amount_msat // 2 <= desired:

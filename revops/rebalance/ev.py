@@ -31,7 +31,7 @@ from typing import Any
 
 from revops.channels import ChannelFacts
 from revops.fees.alpha import scarcity_multiplier
-from revops.rebalance.bolt7 import share_msat
+from revops.rebalance.bolt7 import share_msat, times
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def expected_fee_ppm(broadcast_ppm: int | None, facts: ChannelFacts, amount_msat
         scarcity_threshold)
     if now <= after:
         return fee
-    return int(fee * after / now)
+    return times(fee, after / now)
 
 
 MIN_SALES = 5  # forwards a week before the price they fetched is taken as the price
@@ -116,11 +116,11 @@ def estimate(amount_msat: int, fee_ppm: int, dest_demand_msat_day: int,
              source_local_msat: int, source_fee_ppm: int, source_demand_msat_day: int,
              p: EvParams) -> Estimate:
     """The EV of moving ``amount_msat`` (see the module docstring)."""
-    used = min(amount_msat, int(dest_demand_msat_day * p.horizon_days))
+    used = min(amount_msat, times(dest_demand_msat_day, p.horizon_days))
     revenue = share_msat(used, fee_ppm)
     # What the source would sell within the horizon out of what it has left.
     left = source_local_msat - amount_msat
-    needed = int(source_demand_msat_day * p.horizon_days)
+    needed = times(source_demand_msat_day, p.horizon_days)
     short = max(0, min(amount_msat, needed - max(0, left)))
     opportunity = share_msat(short, source_fee_ppm)
     cap = share_msat(amount_msat, fee_ppm * p.max_fee_share)

@@ -70,8 +70,9 @@ def credit(refills: Sequence[Refill], days: Iterable[DayFlow], now: float) -> li
             if age_days >= max(WINDOWS):
                 continue
             # The settle day: only what flowed after the refill is its to sell.
-            share = 1.0 if r.completed_at <= start else (end - r.completed_at) / DAY
-            usable = int(d.out_volume_msat * share)
+            usable = d.out_volume_msat
+            if r.completed_at > start:
+                usable = usable * int(end - r.completed_at) // int(DAY)
             take = min(left[r.job_id], usable, volume)
             if take <= 0:
                 continue

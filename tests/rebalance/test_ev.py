@@ -51,7 +51,7 @@ def test_the_scarcity_premium_is_taken_out_of_the_fee_the_refill_will_earn():
     # 5 % outbound: the fee engine charges 2.67x; refilled to 15 %, 2.0x.
     c = facts("1x1x0", 1, 10_000_000, 500_000, fee_ppm=999)
     fee = expected_fee_ppm(800, c, 1_000_000 * SAT, 0.30)
-    assert fee == int(800 * 2.0 / (1 + 2 * (0.30 - 0.05) / 0.30))
+    assert fee == 600  # 800 * 2.0 / (8 / 3)
     # Refilled past the threshold: no premium at all.
     assert expected_fee_ppm(900, c, 3_000_000 * SAT, 0.30) == int(900 / 2.6666666666666665)
     # Without a broadcast fee recorded: the channel's own fee.
