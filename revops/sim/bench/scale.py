@@ -38,6 +38,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -111,7 +112,8 @@ class Profiler:
 
     def __init__(self, out_dir: str | None) -> None:
         self.out_dir = Path(out_dir) if out_dir else None
-        self.exe = shutil.which("py-spy") if out_dir else None
+        beside = Path(sys.executable).with_name("py-spy")  # a venv's, even when not on PATH
+        self.exe = (str(beside) if beside.exists() else shutil.which("py-spy")) if out_dir else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.files: dict[str, str] = {}
         self.problem: str | None = None
