@@ -82,6 +82,18 @@ def test_economics_plot_or_says_it_needs_the_extra(economics):
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_economics_from_report_reprints_without_running(economics, tmp_path):
+    res, report, _ = economics
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(report))
+    again = run_sim("bench", "economics", "--from-report", str(saved))
+    assert again.returncode == 0, again.stderr
+    assert "economics:" not in again.stdout  # nothing ran
+    head = [line for line in res.stdout.splitlines() if line.startswith("revops_vs_")]
+    assert head and [line for line in again.stdout.splitlines()
+                     if line.startswith("revops_vs_")] == head
+
+
 def test_economics_refuses_an_unknown_policy():
     res = run_sim("bench", "economics", "--scenario", str(TINY), "--policies", "revops,foo")
     assert res.returncode != 0 and "foo" in res.stderr

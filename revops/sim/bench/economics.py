@@ -19,7 +19,8 @@ every run with its cumulative-net time series, and as top-level keys
 median-balance) and ``revops_vs_oracle`` (revops / oracle-static), each the
 mean over scenarios and seeds of the per-run ratios, with their spread in
 ``*_spread``. ``--plot FILE.png`` draws cumulative net profit per policy
-over time for one scenario (needs matplotlib: ``pip install -e '.[bench]'``).
+over time for one scenario (needs matplotlib: ``pip install -e '.[bench]'``);
+``--from-report FILE.json`` redraws the table and plot of a saved report.
 
 Default scenarios: every ``etc/scenarios/*.toml`` of the source tree.
 """
@@ -69,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cumulative net profit per policy over time (needs matplotlib)")
     p.add_argument("--plot-scenario", metavar="NAME",
                    help="scenario to plot (default: the first one), seed 1")
+    p.add_argument("--from-report", metavar="FILE.json",
+                   help="run nothing: print the table and ratios (and --plot) of a saved report")
 
 
 def _scenarios(args: argparse.Namespace) -> list[str]:
@@ -198,7 +201,27 @@ def render_headline(summary: dict[str, Any]) -> str:
 
 # -- the command ----------------------------------------------------------------------------
 
+def _from_report(args: Any) -> int:
+    saved = json.loads(Path(args.from_report).read_text(encoding="utf-8"))
+    runs = saved["runs"]
+    print(render_table(table_rows(runs)))
+    print()
+    print(render_headline(ratios(runs)))
+    if args.plot:
+        if not plot_available():
+            print("revops-sim bench economics: --plot needs matplotlib: pip install -e '.[bench]'",
+                  file=sys.stderr)
+            return 1
+        from revops.sim.bench.plot import plot_cumulative_net
+        plot_cumulative_net(runs, args.plot_scenario or saved["scenarios"][0], 1, args.plot,
+                            saved["days"])
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def main(args: Any) -> int:
+    if args.from_report:
+        return _from_report(args)
     scenarios = _scenarios(args)
     policies = _policies(args.policies)
     if args.days <= 0 or args.seeds < 1:
