@@ -29,6 +29,11 @@ from revops.rebalance.candidates import (
 from revops.rebalance.ev import Estimate, EvParams, estimate, price_ppm
 
 OPTIONS_PER_DESTINATION = 3
+# Sources come best first (least earning liquidity, most surplus); a
+# destination looks at no more than this many of them. Without a bound a
+# 5,000-channel node priced ~500k pairs per cycle, holding the GIL for
+# seconds while the fee cycle waited.
+SOURCES_PER_DESTINATION = 32
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,21 @@ def plan(channels: Mapping[str, ChannelFacts], flows: Mapping[str, Any],
             plans.append(Plan(d, (), losing[d.scid]))
             continue
         dfacts = channels[d.scid]
-        options = [_option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers,
-                           flows.get(d.scid))
-                   for s in srcs if s.peer_id != d.peer_id]
+        options: list[Option] = []
+        good: list[Option] = []
+        for s in srcs:
+            if s.peer_id == d.peer_id:
+                continue
+            o = _option(d, dfacts, s, channels[s.scid], broadcast, ep, fixed_peers,
+                        flows.get(d.scid))
+            options.append(o)
+            if o.estimate.ok:
+                good.append(o)
+            if len(options) >= SOURCES_PER_DESTINATION:
+                break
         if not options:
             plans.append(Plan(d, (), "no source with surplus liquidity (to another peer)"))
             continue
-        good = [o for o in options if o.estimate.ok]
         if not good:
             plans.append(Plan(d, (), options[0].estimate.reason))
             continue
