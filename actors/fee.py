@@ -61,9 +61,11 @@ from revops.supervision import RestartBudget
 log = logging.getLogger("revops.fee")
 
 BLOCK_SECONDS = 600.0
-# At most this many peers' market fees are looked up per cycle (one
-# listchannels each): a first start on a big node spreads them over cycles.
-ANCHORS_PER_CYCLE = 1000
+# Market fees for a few peers are looked up one `listchannels
+# destination=<peer>` each; for more (a first start on a big node) one
+# field-filtered listchannels of the whole graph is cheaper than thousands
+# of calls (mainnet: ~150k directions, a few MB with the filter).
+ANCHORS_ONE_BY_ONE = 50
 
 
 def gather(futures: Mapping[str, pykka.Future[Any]]) -> dict[str, Any]:
@@ -239,21 +241,34 @@ class FeeCoordinator(Coordinator):
         return summary
 
     def _fetch_anchors(self, new: list[ChannelFacts]) -> set[str]:
-        """Market fees into the peers of unpriced new channels (bounded);
-        returns the peers still waiting for theirs."""
+        """Market fees into the peers of unpriced new channels; returns the
+        peers still waiting for theirs (the lookup failed: next cycle)."""
         wanted = sorted({c.peer_id for c in new
                          if unpriced(c.fee_ppm, c.fee_base_msat) and c.peer_id not in self.anchors}
-                        | {p for p, a in self._waiting.items()})
-        waiting: dict[str, bool] = {}
-        for i, peer in enumerate(wanted):
-            if i >= ANCHORS_PER_CYCLE:
-                waiting[peer] = True
-                continue
-            r = self.rpc("listchannels", {"destination": peer}, LISTCHANNELS_FILTER)
-            self.anchors[peer] = (market_anchor(r.result.get("channels", []), peer, self.our_id)
-                                  if r.ok else None)
-        self._waiting = waiting
-        return set(waiting)
+                        | set(self._waiting))
+        if not wanted:
+            return set()
+        failed: set[str] = set()
+        if len(wanted) > ANCHORS_ONE_BY_ONE:
+            r = self.rpc("listchannels", None, LISTCHANNELS_FILTER)
+            if r.ok:
+                into: dict[str, list[Mapping[str, Any]]] = {}
+                for e in r.result.get("channels", []):
+                    into.setdefault(e.get("destination"), []).append(e)
+                for peer in wanted:
+                    self.anchors[peer] = market_anchor(into.get(peer, []), peer, self.our_id)
+            else:
+                failed = set(wanted)
+        else:
+            for peer in wanted:
+                r = self.rpc("listchannels", {"destination": peer}, LISTCHANNELS_FILTER)
+                if r.ok:
+                    self.anchors[peer] = market_anchor(r.result.get("channels", []), peer,
+                                                       self.our_id)
+                else:
+                    failed.add(peer)
+        self._waiting = {p: True for p in failed}
+        return failed
 
     def _inputs(self, facts: ChannelFacts, config: ConfigSnapshot,
                 pending: set[str] = frozenset()) -> FeeInputs:  # type: ignore[assignment]
@@ -320,9 +335,10 @@ class FeeCoordinator(Coordinator):
         changes: list[FeeChange] = []
         report: list[dict[str, Any]] = []
         counts = {"sent": 0, "failed": 0, "suppressed": 0}
+        outcomes: dict[str, pykka.Future[Any]] = {}
         for item in plan:
             d = item.decision
-            self.fm.decisions.labels(d.mode).inc()
+            self.fm.decided(d.mode)
             sent, ok, why = False, False, item.why
             if item.send and dry_run:
                 why = "dry_run"
@@ -340,7 +356,6 @@ class FeeCoordinator(Coordinator):
                     counts["sent"] += 1
                     self.sent.append(now)
                     self.fm.updates.inc()
-                    self.fm.channel_fee_ppm.labels(d.scid).set(d.target_fee_ppm)
                 else:
                     counts["failed"] += 1
                     why = f"setchannel {r.kind}: {r.message}"
@@ -350,14 +365,12 @@ class FeeCoordinator(Coordinator):
                 self.fm.suppressed.labels(why).inc()
             elif item.send and dry_run:
                 self.fm.suppressed.labels("dry_run").inc()
-            if d.touch:
-                self.fm.channel_target_fee_ppm.labels(d.scid).set(d.target_fee_ppm)
-            if not sent:
-                self.fm.channel_fee_ppm.labels(d.scid).set(chain[d.scid][0])
+            self.fm.set_channel(d.scid, d.target_fee_ppm if sent and ok else chain[d.scid][0],
+                                d.target_fee_ppm if d.touch else None)
             ref = self.channels.get(d.scid)
             if ref is not None:
                 try:
-                    ref.tell(Outcome(d, sent, ok, why, now))
+                    outcomes[d.scid] = ref.ask(Outcome(d, sent, ok, why, now), block=False)
                 except pykka.ActorDeadError:
                     pass
             self.last_decisions[d.scid] = d
@@ -365,8 +378,16 @@ class FeeCoordinator(Coordinator):
                            "fee_ppm": chain[d.scid][0], "target_fee_ppm": d.target_fee_ppm,
                            "base_msat": d.base_msat, "action": (
                                "sent" if sent and ok else "failed" if sent else why)})
+        states = list(gather(outcomes).values())
+        if states:
+            # One transaction for the cycle; asked (not deferred) so a failed
+            # write is an error here, not the death of the StoreActor.
+            try:
+                self.store.save_channel_states(states).get(timeout=ASK_TIMEOUT)
+            except Exception as e:
+                log.error("saving %d channel states failed: %s", len(states), e)
         if changes:
-            self.store.record_fee_changes.defer(changes)
+            self.store.record_fee_changes(changes)
 
         sent_now = {r["scid"] for r in report if r["action"] == "sent"}
         broadcast_fees = {d.scid: d.target_fee_ppm if d.scid in sent_now else chain[d.scid][0]

@@ -200,6 +200,19 @@ class StoreActor(FeeStore, FlowStore, RebalanceStore, pykka.ThreadingActor):
         with storage_errors(self.path), models.db.atomic():
             channel_states.upsert(scid, peer_id, state_json, self._clock.now())
 
+    def save_channel_states(self, rows: list[tuple[str, str, Mapping[str, Any]]]) -> int:
+        """Save many channels' states in one transaction (a fee cycle's worth):
+        all or nothing."""
+        encoded = []
+        for scid, peer_id, state in rows:
+            _text("scid", scid)
+            _text("peer_id", peer_id)
+            encoded.append((scid, peer_id, channel_states.encode_state(state)))
+        self._require()
+        with storage_errors(self.path), models.db.atomic():
+            channel_states.upsert_many(encoded, self._clock.now())
+        return len(encoded)
+
     def delete_channel_state(self, scid: str) -> bool:
         """Prune a closed channel's state; True when there was one."""
         _text("scid", scid)

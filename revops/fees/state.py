@@ -93,8 +93,18 @@ class FeeState:
     liquidity_failures: tuple[float, ...] = ()  # times of local_failed on this channel
 
 
+def _fields(obj: Any) -> dict[str, Any]:
+    # Shallow: every field of these dataclasses is a plain value. (asdict
+    # deep-copies recursively and cost a fifth of a fee cycle at 1,000 channels.)
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
 def to_dict(state: FeeState) -> dict[str, Any]:
-    out = dataclasses.asdict(state)
+    out = _fields(state)
+    out["climb"] = _fields(state.climb)
+    out["probe"] = _fields(state.probe)
+    out["fire_sale"] = _fields(state.fire_sale)
+    out["override"] = None if state.override is None else _fields(state.override)
     out["recent_amounts"] = list(state.recent_amounts)
     out["liquidity_failures"] = list(state.liquidity_failures)
     out["version"] = STATE_VERSION

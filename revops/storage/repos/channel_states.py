@@ -73,5 +73,10 @@ def upsert(scid: str, peer_id: str, state_json: str, now: float) -> None:
     db.execute_sql(_UPSERT, (scid, peer_id, state_json, now))
 
 
+def upsert_many(rows: list[tuple[str, str, str]], now: float) -> None:
+    """Many (scid, peer_id, state_json) at once: one statement, one transaction."""
+    db.cursor().executemany(_UPSERT, [(scid, peer, state, now) for scid, peer, state in rows])
+
+
 def delete(scid: str) -> bool:
     return ChannelState.delete().where(ChannelState.scid == scid).execute() > 0
