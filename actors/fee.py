@@ -50,7 +50,7 @@ from actors.pool import ActorPool
 from revops.channels import LISTPEERCHANNELS_FILTER, ChannelFacts, active, parse_channels
 from revops.config import ConfigSnapshot
 from revops.fees import broadcast
-from revops.fees.anchor import LISTCHANNELS_FILTER, market_anchor, unpriced
+from revops.fees.anchor import LISTCHANNELS_FILTER, market_anchor
 from revops.fees.alpha import ChannelEconomics, Decision, FeeInputs, FeeParams, Policy
 from revops.fees.state import Override
 from revops.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError
@@ -66,6 +66,7 @@ BLOCK_SECONDS = 600.0
 # field-filtered listchannels of the whole graph is cheaper than thousands
 # of calls (mainnet: ~150k directions, a few MB with the filter).
 ANCHORS_ONE_BY_ONE = 50
+ANCHOR_MAX_AGE = 86400.0  # market fees are looked up again once a day
 
 
 def gather(futures: Mapping[str, pykka.Future[Any]]) -> dict[str, Any]:
@@ -101,7 +102,7 @@ class FeeCoordinator(Coordinator):
         self.blockheight: int | None = None
         self.our_id: str | None = None
         self.anchors: dict[str, int | None] = {}  # peer -> market fee into it (None: nobody)
-        self._waiting: dict[str, bool] = {}  # peers whose anchor is still to be fetched
+        self.anchored_at: dict[str, float] = {}
         self.rpc_error_logged = False
         self.last_now = 0.0  # time of the latest tick: restart budgets count in it
         self.last_decisions: dict[str, Decision] = {}
@@ -240,12 +241,13 @@ class FeeCoordinator(Coordinator):
         summary, _ = self.run_cycle(now, config, bool(config["dry-run"]))
         return summary
 
-    def _fetch_anchors(self, new: list[ChannelFacts]) -> set[str]:
-        """Market fees into the peers of unpriced new channels; returns the
-        peers still waiting for theirs (the lookup failed: next cycle)."""
-        wanted = sorted({c.peer_id for c in new
-                         if unpriced(c.fee_ppm, c.fee_base_msat) and c.peer_id not in self.anchors}
-                        | set(self._waiting))
+    def _fetch_anchors(self, channels: Mapping[str, ChannelFacts], now: float) -> set[str]:
+        """The market's fee into every peer (refreshed daily): where a new
+        climb starts and what it returns to without evidence. Returns the
+        peers whose lookup failed (a new unpriced channel waits for it)."""
+        wanted = sorted({c.peer_id for c in channels.values()
+                         if now - self.anchored_at.get(c.peer_id, -ANCHOR_MAX_AGE)
+                         >= ANCHOR_MAX_AGE})
         if not wanted:
             return set()
         failed: set[str] = set()
@@ -257,6 +259,7 @@ class FeeCoordinator(Coordinator):
                     into.setdefault(e.get("destination"), []).append(e)
                 for peer in wanted:
                     self.anchors[peer] = market_anchor(into.get(peer, []), peer, self.our_id)
+                    self.anchored_at[peer] = now
             else:
                 failed = set(wanted)
         else:
@@ -265,10 +268,10 @@ class FeeCoordinator(Coordinator):
                 if r.ok:
                     self.anchors[peer] = market_anchor(r.result.get("channels", []), peer,
                                                        self.our_id)
+                    self.anchored_at[peer] = now
                 else:
                     failed.add(peer)
-        self._waiting = {p: True for p in failed}
-        return failed
+        return {p for p in failed if p not in self.anchors}
 
     def _inputs(self, facts: ChannelFacts, config: ConfigSnapshot,
                 pending: set[str] = frozenset()) -> FeeInputs:  # type: ignore[assignment]
@@ -307,7 +310,7 @@ class FeeCoordinator(Coordinator):
             self.sent = deque(times)
         open_channels = active(parse_channels(res.result))
         opened, closed = self.reconcile(open_channels)
-        pending = self._fetch_anchors([open_channels[s] for s in opened])
+        pending = self._fetch_anchors(open_channels, now)
 
         # 2. Every channel decides on the same snapshot.
         params = FeeParams.from_config(config)

@@ -53,6 +53,7 @@ LIQUIDITY_FAILURE_MEMORY = DAY
 # below the threshold: slot use hovering at the threshold must not flap the
 # fee between the ceiling and its normal level.
 CONGESTION_EXIT_MARGIN = 0.1
+LIQUIDITY_EXIT_FACTOR = 2  # likewise, outbound must reach twice what forwards need
 MIN_PROBE_OUTBOUND = 0.10  # a probe needs liquidity to forward with
 
 
@@ -99,6 +100,7 @@ class FeeParams:
     base_fee_msat: int = 0
     congestion_threshold: float = 0.8
     scarcity_threshold: float = 0.30
+    surplus_floor: float = 0.5
     probe_after: float = 7 * DAY  # 0: never automatically
     probe_duration: float = DAY
     probe_max_attempts: int = 2
@@ -116,6 +118,7 @@ class FeeParams:
             base_fee_msat=int(cfg["base-fee-msat"]),
             congestion_threshold=float(cfg["htlc-congestion-threshold"]),
             scarcity_threshold=float(cfg["scarcity-threshold"]),
+            surplus_floor=float(cfg["surplus-discount-floor"]),
             probe_after=float(cfg["probe-after-days"]) * DAY,
             probe_duration=float(cfg["probe-hours"]) * 3600,
             probe_max_attempts=int(cfg["probe-max-attempts"]),
@@ -160,15 +163,25 @@ SCARCITY_BUCKET = 0.05  # outbound share moves the multiplier in steps of this
 SCARCITY_JUMP = 0.5
 
 
-def scarcity_multiplier(facts: ChannelFacts, threshold: float) -> float:
-    """1.0 at or above ``threshold`` outbound share, rising linearly to 3.0 at
-    empty. The share is taken in 5 % steps (rounded up), so a balance that
-    drifts by a few sats does not move the fee, nor the gossip."""
-    r = facts.outbound_ratio
-    if threshold <= 0 or r >= threshold:
+def scarcity_multiplier(facts: ChannelFacts, threshold: float, surplus_floor: float = 1.0
+                        ) -> float:
+    """The liquidity multiplier. Scarcity: 1.0 at ``threshold`` outbound
+    share, rising linearly to 3.0 at empty. Surplus (with ``surplus_floor``
+    below 1): 1.0 at ``1 - threshold``, falling linearly to ``surplus_floor``
+    when full, so idle liquidity is sold instead of sitting. The share is
+    taken in 5 % steps (towards the middle), so a balance that drifts by a
+    few sats moves neither the fee nor the gossip."""
+    r = max(0.0, min(1.0, facts.outbound_ratio))
+    if threshold <= 0:
         return 1.0
-    r = min(threshold, math.ceil(max(0.0, r) / SCARCITY_BUCKET) * SCARCITY_BUCKET)
-    return 1.0 + 2.0 * (threshold - r) / threshold
+    if r < threshold:
+        r = min(threshold, math.ceil(r / SCARCITY_BUCKET) * SCARCITY_BUCKET)
+        return 1.0 + 2.0 * (threshold - r) / threshold
+    top = 1.0 - threshold
+    if surplus_floor < 1.0 and r > top:
+        r = max(top, math.floor(r / SCARCITY_BUCKET) * SCARCITY_BUCKET)
+        return 1.0 - (1.0 - surplus_floor) * (r - top) / threshold
+    return 1.0
 
 
 def profitability_multiplier(econ: ChannelEconomics | None) -> float:
@@ -206,6 +219,8 @@ def congestion(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float) -
                 f"{p.congestion_threshold:.0%}")
     recent_failures = [t for t in state.liquidity_failures if now - t < LIQUIDITY_FAILURE_MEMORY]
     need = needed_msat(state)
+    if state.mode == "congestion":
+        need *= LIQUIDITY_EXIT_FACTOR  # leave only with room to spare: no flapping
     if recent_failures and need and facts.spendable_msat < need:
         return (f"outbound {facts.spendable_msat} msat below the {need} msat its forwards need "
                 f"({len(recent_failures)} failed for liquidity in 24 h)")
@@ -386,9 +401,11 @@ def decide(state: FeeState, inp: FeeInputs, p: FeeParams, now: float
     reason = note or "hill climbing"
     evaluated = hill_climb.mature(climb, now, p.climb)
     if evaluated:
-        climb, verdict = hill_climb.evaluate(climb, now, p.climb)
+        climb, verdict = hill_climb.evaluate(climb, now, p.climb, inp.anchor_ppm)
         reason = verdict if note is None else f"{note}; {verdict}"
-    m_scarcity = 1.0 if facts.virgin else scarcity_multiplier(facts, p.scarcity_threshold)
+    m_scarcity = scarcity_multiplier(facts, p.scarcity_threshold, p.surplus_floor)
+    if facts.virgin and m_scarcity > 1.0:
+        m_scarcity = 1.0  # amnesty: no scarcity premium on a virgin channel
     if not evaluated and state.mode == "hill_climb" and abs(m_scarcity - state.scarcity) < SCARCITY_JUMP:
         m_scarcity = state.scarcity
     elif m_scarcity != state.scarcity:

@@ -21,6 +21,12 @@ any case) it is compared with the window of the previous base:
 - no forwards at this base or the previous one: the channel is dormant,
   price down.
 
+Noise must not walk the fee away. When a window shows no clear change the
+step shrinks (x0.75), and when the market's fee to this peer is known (the
+anchor: what other nodes charge to forward to it) the climb steps *towards*
+it: the market price is where senders' alternatives are, so without
+evidence the climb returns there, and only evidence moves it away.
+
 Steps are relative, bounded by ``step_min`` and ``step_max``, and always
 move at least 1 ppm. Until a new base is broadcast the window keeps
 measuring (the "pause" when a small change was not broadcast), and is
@@ -38,6 +44,7 @@ from revops.fees.state import Climb
 MOMENTUM_AFTER = 2  # improvements in a row before the step grows
 GROW = 1.5
 SHRINK = 0.5
+SHRINK_FLAT = 0.75
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,10 @@ def step_fee(fee: int, trend: int, step: float) -> int:
     return max(0, min(fee - 1, math.floor(fee * (1 - step))))
 
 
-def evaluate(climb: Climb, now: float, p: ClimbParams) -> tuple[Climb, str]:
-    """Judge the window: a new direction, step and ``base_ppm``, and why."""
+def evaluate(climb: Climb, now: float, p: ClimbParams,
+             anchor: int | None = None) -> tuple[Climb, str]:
+    """Judge the window: a new direction, step and ``base_ppm``, and why.
+    ``anchor``: the market's fee to this peer, if known."""
     s, var = score(climb, now)
     base = climb.base_ppm if climb.base_ppm is not None else (climb.window_fee or 0)
     trend, step, improvements = climb.trend, climb.step, climb.improvements
@@ -145,7 +154,14 @@ def evaluate(climb: Climb, now: float, p: ClimbParams) -> tuple[Climb, str]:
             trend, step, improvements = -trend, step * SHRINK, 0
             verdict = f"worse than at base {climb.ref_fee} (z={z:+.1f}, {here}): reverse"
         else:
-            verdict = f"no clear change from base {climb.ref_fee} (z={z:+.1f}, {here}): hold course"
+            step = step * SHRINK_FLAT
+            if anchor is not None and anchor > 0 and base > 0 and \
+                    abs(math.log(base / anchor)) > math.log(1 + p.step_min):
+                trend = 1 if anchor > base else -1
+                verdict = (f"no clear change from base {climb.ref_fee} (z={z:+.1f}, {here}): "
+                           f"back towards the market's {anchor} ppm")
+            else:
+                verdict = f"no clear change from base {climb.ref_fee} (z={z:+.1f}, {here}): hold course"
     step = min(p.step_max, max(p.step_min, step))
     new_base = step_fee(base, trend, step)
     out = dataclasses.replace(climb, base_ppm=new_base, trend=trend, step=step,

@@ -18,6 +18,10 @@ FEE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("scarcity-threshold", "float", 0.30,
                "Outbound share below which the scarcity multiplier applies (1.0 at the "
                "threshold, 3.0 at empty)", minimum=0.0, maximum=0.9),
+    OptionSpec("surplus-discount-floor", "float", 0.5,
+               "Liquidity multiplier of a full channel (falling linearly from 1.0 at "
+               "1 - scarcity-threshold outbound); 1.0: no surplus discount",
+               minimum=0.1, maximum=1.0),
     OptionSpec("fee-hysteresis", "float", 0.05,
                "Relative change from the last broadcast fee below which no setchannel is sent",
                minimum=0.0, maximum=0.5),

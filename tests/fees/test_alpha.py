@@ -186,9 +186,15 @@ def test_long_underwater_channel_is_sold_but_not_a_young_one_with_good_roi():
 # -- 5. hill climbing, multipliers, bounds ---------------------------------------------------
 
 @pytest.mark.parametrize("ratio,expected", [
-    (0.5, 1.0), (0.3, 1.0), (0.15, 2.0), (0.0, 3.0), (0.14, 2.0), (0.01, 2 + 2 / 3)])
-def test_scarcity_multiplier(ratio, expected):
-    assert alpha.scarcity_multiplier(facts(local_ratio=ratio), 0.3) == pytest.approx(expected)
+    (0.5, 1.0), (0.3, 1.0), (0.15, 2.0), (0.0, 3.0), (0.14, 2.0), (0.01, 2 + 2 / 3),
+    (0.7, 1.0), (0.85, 0.75), (0.89, 0.75), (1.0, 0.5)])
+def test_liquidity_multiplier(ratio, expected):
+    m = alpha.scarcity_multiplier(facts(local_ratio=ratio), 0.3, surplus_floor=0.5)
+    assert m == pytest.approx(expected)
+
+
+def test_no_surplus_discount_when_disabled():
+    assert alpha.scarcity_multiplier(facts(local_ratio=1.0), 0.3, surplus_floor=1.0) == 1.0
 
 
 def test_virgin_channel_gets_amnesty_from_scarcity():

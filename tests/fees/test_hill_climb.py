@@ -73,11 +73,26 @@ def test_significantly_worse_reverses_and_halves_the_step():
     assert "worse" in why
 
 
-def test_a_difference_within_poisson_noise_holds_course():
+def test_a_difference_within_poisson_noise_holds_course_with_a_smaller_step():
     # 6 vs 7 forwards in 6 h at the same ppm: not significant
     c = ref(window(100, 7, 6), 100.0, 100.0 ** 2 * 6 / 36, 90)
     c1, why = hc.evaluate(c, 6 * H, P)
-    assert c1.trend == 1 and c1.step == 0.2 and "no clear change" in why
+    assert c1.trend == 1 and c1.step == pytest.approx(0.15) and "no clear change" in why
+
+
+@pytest.mark.parametrize("anchor,trend", [(60, -1), (200, 1), (104, 1), (None, 1)])
+def test_without_evidence_the_climb_returns_towards_the_market(anchor, trend):
+    c = ref(window(100, 7, 6), 100.0, 100.0 ** 2 * 6 / 36, 90)  # noise
+    c1, why = hc.evaluate(c, 6 * H, P, anchor=anchor)
+    assert c1.trend == trend
+    if anchor in (60, 200):
+        assert f"market's {anchor} ppm" in why
+
+
+def test_evidence_moves_the_climb_away_from_the_market():
+    c = ref(window(100, 30, 6), 200.0, 400.0, 80)  # clearly better going up
+    c1, _ = hc.evaluate(c, 6 * H, P, anchor=50)
+    assert c1.trend == 1 and c1.base_ppm > 100
 
 
 def test_dormant_at_both_bases_prices_down():
