@@ -300,5 +300,6 @@ def test_market_anchor_is_the_median_of_others_into_the_peer():
                  "fee_per_millionth": 5},
                 {"source": "02" + "dd" * 32, "destination": us, "active": True,
                  "fee_per_millionth": 7}]
-    assert market_anchor(entries, peer, us) == 200
+    assert market_anchor(entries, peer, us) == 244  # isqrt(200 * 300): even count
+    assert market_anchor(entries[:3], peer, us) == 200  # odd: the middle one
     assert market_anchor([], peer, us) is None
