@@ -43,6 +43,7 @@ from revops.jsonrpc import (  # noqa: F401  (re-exported for sim modules)
     bind_params,
     opt,
     p_any,
+    p_real_range,
     req,
 )
 

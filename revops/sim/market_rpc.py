@@ -30,6 +30,7 @@ from revops.sim.jsonrpc import (
     p_msat,
     p_node_id,
     p_number,
+    p_real_range,
     p_scid,
     p_sha256,
     p_string,
@@ -98,24 +99,8 @@ def p_msat_u32(name: str, value: Any) -> int:
     return v
 
 
-def p_fraction(name: str, value: Any) -> float:
-    try:
-        v = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        v = None
-    if v is None or not (0.0 <= v <= 1.0):
-        raise bad_param(name, value, "should be a number between 0 and 1")
-    return v
-
-
-def p_seconds(name: str, value: Any) -> float:
-    try:
-        v = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        v = None
-    if v is None or not (0.0 <= v < 1e12):
-        raise bad_param(name, value, "should be a non-negative number of seconds")
-    return v
+p_fraction = p_real_range(0.0, 1.0)
+p_seconds = p_real_range(0.0, 1e12)
 
 
 def p_opener(name: str, value: Any) -> str:

@@ -41,6 +41,7 @@ from revops.sim.jsonrpc import (
     p_msat,
     p_node_id,
     p_number,
+    p_real_range,
     p_scid,
     p_sha256,
     p_string,
@@ -108,24 +109,8 @@ def p_index(name: str, value: Any) -> str:
     raise bad_param(name, value, "should be a valid index")
 
 
-def p_rate(name: str, value: Any) -> float:
-    try:
-        v = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        v = None
-    if v is None or not (0.0 <= v <= 1.0):
-        raise bad_param(name, value, "should be a number between 0 and 1")
-    return v
-
-
-def p_nonneg(name: str, value: Any) -> float:
-    try:
-        v = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        v = None
-    if v is None or not (0.0 <= v < 1e9):
-        raise bad_param(name, value, "should be a non-negative number")
-    return v
+p_rate = p_real_range(0.0, 1.0)
+p_nonneg = p_real_range(0.0, 1e9)
 
 
 def route_hops(value: Any) -> list[RouteHop]:
