@@ -6,7 +6,11 @@ Speed is measured here, never asserted in tests."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # name -> (module, one-line help)
@@ -18,6 +22,19 @@ BENCHES: dict[str, tuple[str, str]] = {
     "scale": ("revops.sim.bench.scale",
               "a 5,000-channel / 1M-forward node: hydration, cycles, RSS, startup, stop"),
 }
+
+
+@contextlib.contextmanager
+def work_dir(keep: str | None, prefix: str) -> Iterator[Path]:
+    """The bench's working directory: ``keep`` (created, left in place for
+    inspection) or a temporary one removed afterwards."""
+    if keep:
+        path = Path(keep)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,6 @@ import os
 import platform
 import socketserver
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import pykka
+
+from revops.sim.bench import work_dir
 
 DEFAULT_FORWARDS = 1_000_000
 STATUS = {"offered": 0, "settled": 1, "failed": 2, "local_failed": 3}
@@ -274,14 +275,7 @@ def main(args: Any) -> int:
         raise SystemExit("revops-sim bench hydration: --forwards must be at least 1")
     default_page = next(o.default for o in FLOW_OPTIONS if o.key == "flow-page-size")
     page_size = int(args.page_size or default_page)
-    tmp = None
-    if args.dir:
-        work = Path(args.dir)
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="revops-bench-")
-        work = Path(tmp.name)
-    try:
+    with work_dir(args.dir, "revops-bench-") as work:
         print(f"generating a node with {args.channels} channels and {n:,} forwards ...",
               flush=True)
         t0 = time.perf_counter()
@@ -312,9 +306,6 @@ def main(args: Any) -> int:
         base = run_baseline(work, [pages[k] for k in keys], work / "revops.sqlite3")
         print("daily-bucket queries ...", flush=True)
         queries = bucket_queries(work / "revops.sqlite3")
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
     ratio = ours["rows_per_second"] / base["rows_per_second"]
     report = {

@@ -39,11 +39,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from revops.sim.bench import work_dir
 
 DEFAULT_CHANNELS = 5000
 DEFAULT_FORWARDS = 1_000_000
@@ -330,22 +331,12 @@ def main(args: Any) -> int:
     if args.channels < 4 or args.forwards < 1:
         raise SystemExit("revops-sim bench scale: --channels must be >= 4 and --forwards >= 1")
     page_size = int(next(o.default for o in FLOW_OPTIONS if o.key == "flow-page-size"))
-    tmp = None
-    if args.dir:
-        work = Path(args.dir)
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="revops-bench-scale-")
-        work = Path(tmp.name)
-    try:
+    with work_dir(args.dir, "revops-bench-scale-") as work:
         print(f"scale: {args.channels:,} channels, {args.forwards:,} forwards "
               f"(seed {args.seed}) in {work}", flush=True)
         run = measure_plugin(work, args)
         print("floor: the same pages, json.loads + sqlite3.executemany ...", flush=True)
         floor = measure_floor(work, args, page_size, not args.no_isolated)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     report = build_report(args, run, floor)
     print()
     print(render(report))
