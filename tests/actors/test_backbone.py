@@ -16,7 +16,14 @@ from actors.supervisor import Supervisor
 from revops.clock import DrivenClock
 from revops.config import build_startup_config
 from revops.metrics import Metrics
-from tests.actors.fakes import FakeRequest, FakeTransport, channel, peer
+from tests.actors.fakes import (
+    FakeRequest,
+    FakeTransport,
+    channel,
+    feerates_perkb,
+    getinfo,
+    peer,
+)
 
 T0 = 1_767_225_600.0
 
@@ -28,9 +35,9 @@ class Node:
         self.channels = [channel("100x1x0", peer(1)), channel("101x1x0", peer(2))]
         self.transport = FakeTransport({
             "listpeerchannels": lambda p: {"channels": list(self.channels)},
-            "feerates": lambda p: {"perkb": {"opening": 5000, "floor": 1012}},
+            "feerates": lambda p: feerates_perkb(5000),
             "listforwards": lambda p: {"forwards": []},
-            "getinfo": lambda p: {"blockheight": 200},
+            "getinfo": lambda p: getinfo(200),
             "setchannel": self.setchannel,
         })
 
@@ -39,7 +46,12 @@ class Node:
             if c["short_channel_id"] == p["id"]:
                 c["fee_proportional_millionths"] = p["feeppm"]
                 c["fee_base_msat"] = p["feebase"]
-                return {"channels": [{"short_channel_id": p["id"]}]}
+                return {"channels": [{
+                    "peer_id": c["peer_id"], "channel_id": c["channel_id"],
+                    "short_channel_id": p["id"], "fee_base_msat": p["feebase"],
+                    "fee_proportional_millionths": p["feeppm"],
+                    "minimum_htlc_out_msat": 0, "maximum_htlc_out_msat": c["total_msat"],
+                    "ignore_fee_limits": False}]}
         raise AssertionError(p)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pyln.client import RpcError
 
-from tests.actors.fakes import FakeTransport, channel, peer
+from tests.actors.fakes import FakeTransport, channel, getinfo, peer, utxo
 from tests.flow.conftest import T0
 
 
@@ -19,7 +19,7 @@ class FakeNode:
         self.upd_log: list[int] = []  # updated_index u -> row
         self.channels = [channel(f"{100 + i}x1x0", peer(i + 1), local_msat=400_000_000,
                                  capacity_msat=1_000_000_000) for i in range(channels)]
-        self.outputs = [{"amount_msat": 2_000_000_000, "status": "confirmed"}]
+        self.outputs = [utxo(1, 2_000_000_000)]
         self.blockheight = 100 + 144 * 100
         # method -> callable(params) returning True when this call must fail
         self.faults: dict[str, Callable[[Any], bool]] = {}
@@ -29,8 +29,9 @@ class FakeNode:
             "wait": self._guard("wait", self.wait),
             "listpeerchannels": self._guard("listpeerchannels",
                                             lambda p: {"channels": list(self.channels)}),
-            "listfunds": self._guard("listfunds", lambda p: {"outputs": list(self.outputs)}),
-            "getinfo": lambda p: {"blockheight": self.blockheight},
+            "listfunds": self._guard("listfunds", lambda p: {"outputs": list(self.outputs),
+                                                            "channels": []}),
+            "getinfo": lambda p: getinfo(self.blockheight),
         })
 
     @property

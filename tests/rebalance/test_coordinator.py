@@ -22,7 +22,7 @@ from revops.config import build_startup_config
 from revops.metrics import Metrics
 from revops.rebalance.budget import BudgetParams
 from revops.storage.repos.rebalance import NewJob
-from tests.actors.fakes import FakeTransport, channel, peer
+from tests.actors.fakes import FakeTransport, channel, getinfo, peer, sendpay
 
 T0 = 1_767_225_600.0
 US = peer(99)
@@ -42,17 +42,24 @@ class Node:
         self.informed: list[dict[str, Any]] = []
         self.channels = [channel("100x1x0", peer(1)), channel("101x1x0", peer(2))]
         self.transport = FakeTransport({
-            "getinfo": lambda p: {"id": US},
+            "getinfo": lambda p: getinfo(node_id=US),
             "listpeerchannels": lambda p: {"channels": list(self.channels)},
             "listsendpays": lambda p: {"payments": list(self.payments.get(p["payment_hash"], []))},
             "waitsendpay": self.waitsendpay,
-            "delinvoice": lambda p: self.deleted.append(p["label"]) or {},
-            "askrene-inform-channel": lambda p: self.informed.append(p) or {"constraints": []},
+            "delinvoice": self.delinvoice,
+            "askrene-inform-channel": lambda p: self.informed.append(p) or {"constraints": [],
+                                                                              "impressions": []},
             "askrene-listlayers": lambda p: {"layers": []},
             "askrene-create-layer": lambda p: {"layers": []},
             "askrene-disable-node": lambda p: {},
             "listpeers": lambda p: {"peers": []},
         })
+
+    def delinvoice(self, p: Any) -> Any:
+        self.deleted.append(p["label"])
+        return {"label": p["label"], "bolt11": "lnbcrt1revops", "payment_hash": "dd" * 32,
+                "amount_msat": 100_000_000, "status": p["status"], "expires_at": 1_767_312_000,
+                "created_index": 1}
 
     def waitsendpay(self, p: Any) -> Any:
         raise RpcError("waitsendpay", p, {
@@ -119,12 +126,9 @@ def test_startup_resolves_what_a_previous_run_left_open(world):
     failed = job(store, "pending", "bb" * 32)
     in_flight = job(store, "sending", "cc" * 32)
     lost = job(store, "sending", "dd" * 32)  # sendpay never reached lightningd
-    node.payments["aa" * 32] = [{"status": "complete", "amount_msat": 100_000_000,
-                                 "amount_sent_msat": 100_031_000}]
-    node.payments["bb" * 32] = [{"status": "failed", "amount_msat": 100_000_000,
-                                 "amount_sent_msat": 100_040_000}]
-    node.payments["cc" * 32] = [{"status": "pending", "amount_msat": 100_000_000,
-                                 "amount_sent_msat": 100_040_000}]
+    node.payments["aa" * 32] = [sendpay("aa" * 32, "complete", 100_000_000, 100_031_000)]
+    node.payments["bb" * 32] = [sendpay("bb" * 32, "failed", 100_000_000, 100_040_000)]
+    node.payments["cc" * 32] = [sendpay("cc" * 32, "pending", 100_000_000, 100_040_000)]
     ref = start()
     answer = tick(ref, T0 + 60)
     rows = {j: store.rebalance_job(j).get() for j in (before_send, completed, failed, in_flight,
@@ -147,7 +151,7 @@ def test_startup_resolves_what_a_previous_run_left_open(world):
 
     # A poll after the timeout: the lost one is stale and released, the other
     # completes; a later poll changes nothing.
-    node.payments["cc" * 32][0].update(status="complete", amount_sent_msat=100_020_000)
+    node.payments["cc" * 32] = [sendpay("cc" * 32, "complete", 100_000_000, 100_020_000)]
     answer = tick(ref, T0 + 700, schedule="poll")
     assert answer == {"in_flight": 0, "finished": 2}
     assert store.rebalance_job(lost).get().state == "failed"
@@ -164,8 +168,7 @@ def test_startup_resolves_what_a_previous_run_left_open(world):
 def test_a_restart_after_the_end_counts_nothing_twice(world):
     node, store, start, fee, metrics = world
     done = job(store, "pending", "ee" * 32)
-    node.payments["ee" * 32] = [{"status": "complete", "amount_msat": 100_000_000,
-                                 "amount_sent_msat": 100_025_000}]
+    node.payments["ee" * 32] = [sendpay("ee" * 32, "complete", 100_000_000, 100_025_000)]
     ref = start()
     tick(ref, T0 + 60)
     ref.stop()
@@ -179,8 +182,7 @@ def test_a_restart_after_the_end_counts_nothing_twice(world):
 def test_each_cycle_tells_the_fee_engine_what_refilling_cost(world):
     node, store, start, fee, metrics = world
     job(store, "pending", "ff" * 32)
-    node.payments["ff" * 32] = [{"status": "complete", "amount_msat": 100_000_000,
-                                 "amount_sent_msat": 100_030_000}]
+    node.payments["ff" * 32] = [sendpay("ff" * 32, "complete", 100_000_000, 100_030_000)]
     ref = start()
     tick(ref, T0 + 60)
     [msg] = fee.refill().get()
