@@ -332,7 +332,8 @@ class FeeCoordinator(Coordinator):
         budget = broadcast.daily_budget(int(config["max-fee-updates-per-day"]),
                                         len(open_channels))
         plan = broadcast.plan(decisions, chain, last, float(config["fee-hysteresis"]),
-                              budget, self.sent, now)
+                              budget, self.sent, now,
+                              broadcast.cycle_burst(budget, float(config["fee-interval"])))
 
         # 4. Send, tell, record.
         changes: list[FeeChange] = []

@@ -227,6 +227,16 @@ def congestion(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float) -
     return None
 
 
+def sold_out(state: FeeState, facts: ChannelFacts, p: FeeParams, since: float) -> int:
+    """Forwards that failed for lack of our liquidity since ``since``, if
+    the channel is short of it now (below the scarcity threshold); else 0.
+    A single payment larger than a healthy channel is no sign of scarcity,
+    and a virgin channel keeps its amnesty."""
+    if facts.virgin or facts.outbound_ratio >= p.scarcity_threshold:
+        return 0
+    return sum(1 for t in state.liquidity_failures if t >= since)
+
+
 def update_probe(state: FeeState, facts: ChannelFacts, p: FeeParams, now: float
                  ) -> tuple[Probe, str | None]:
     """Advance the probe: success, time-out, or an automatic start."""
@@ -398,10 +408,15 @@ def decide(state: FeeState, inp: FeeInputs, p: FeeParams, now: float
         # ceiling or at zero says nothing about the climb.
         climb = hill_climb.start(climb, state.last_broadcast_fee_ppm or facts.fee_ppm, now,
                                  keep_reference=state.mode in ("hill_climb", "new"))
+        if state.mode == "congestion" and sold_out(state, facts, p, now - DAY):
+            # It ran dry at the climb's price: the next step is up.
+            climb = dataclasses.replace(climb, trend=1, improvements=0)
     reason = note or "hill climbing"
     evaluated = hill_climb.mature(climb, now, p.climb)
     if evaluated:
-        climb, verdict = hill_climb.evaluate(climb, now, p.climb, inp.anchor_ppm)
+        climb, verdict = hill_climb.evaluate(
+            climb, now, p.climb, inp.anchor_ppm,
+            sold_out(state, facts, p, climb.window_start or now))
         reason = verdict if note is None else f"{note}; {verdict}"
     m_scarcity = scarcity_multiplier(facts, p.scarcity_threshold, p.surplus_floor)
     if facts.virgin and m_scarcity > 1.0:

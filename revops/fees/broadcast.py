@@ -13,7 +13,12 @@ it matters:
 - the node-wide gossip budget (``max-fee-updates-per-day``, over a sliding
   24 h): when more channels want an update than it allows, the ones with the
   largest expected revenue effect go first. Emergencies (congestion, a
-  probe starting or ending, the operator's word) always pass.
+  probe starting or ending, the operator's word) always pass;
+- the budget is also spread over the day: one cycle sends at most twice its
+  share of the daily budget (never fewer than ``MIN_BURST``), so a node of
+  thousands of channels that re-prices many at once (its first cycle, a
+  change of market) does it over a few cycles, largest effect first, and no
+  cycle is held up by thousands of ``setchannel`` calls.
 """
 
 from __future__ import annotations
@@ -76,8 +81,16 @@ def bound_siblings(decisions: Sequence[Decision], peer_of: Mapping[str, str],
     return [raised.get(d.scid, d) for d in decisions]
 
 
+MIN_BURST = 1000
+
+
 def daily_budget(configured: int, channels: int) -> int:
     return configured if configured > 0 else AUTO_UPDATES_PER_CHANNEL * max(1, channels)
+
+
+def cycle_burst(budget_per_day: int, interval_s: float) -> int:
+    """Non-emergency updates one cycle may send: twice its share of the day's budget."""
+    return max(MIN_BURST, math.ceil(2 * budget_per_day * interval_s / DAY))
 
 
 def recent(sent: Iterable[float], now: float) -> tuple[float, ...]:
@@ -86,11 +99,14 @@ def recent(sent: Iterable[float], now: float) -> tuple[float, ...]:
 
 def plan(decisions: Sequence[Decision], chain: Mapping[str, tuple[int, int]],
          last_broadcast: Mapping[str, int | None], hysteresis: float,
-         budget_per_day: int, sent: Iterable[float], now: float) -> list[Planned]:
+         budget_per_day: int, sent: Iterable[float], now: float,
+         burst: int | None = None) -> list[Planned]:
     """Decide, for every decision, whether a ``setchannel`` goes out now.
     ``chain`` is each channel's current (fee_ppm, base_msat); ``sent`` the
-    times of updates already broadcast."""
+    times of updates already broadcast; ``burst`` the most non-emergency
+    updates this cycle may send (None: no per-cycle limit)."""
     remaining = budget_per_day - len(recent(sent, now))
+    this_cycle = burst if burst is not None else math.inf
     wanted: list[Decision] = []
     result: dict[str, Planned] = {}
     for d in decisions:
@@ -107,9 +123,10 @@ def plan(decisions: Sequence[Decision], chain: Mapping[str, tuple[int, int]],
     wanted.sort(key=lambda d: (-d.expected_effect_msat_day,
                                -abs(d.target_fee_ppm - chain[d.scid][0]), d.scid))
     for d in wanted:
-        if remaining > 0:
+        if remaining > 0 and this_cycle > 0:
             result[d.scid] = Planned(d, True, "changed")
             remaining -= 1
+            this_cycle -= 1
         else:
             result[d.scid] = Planned(d, False, "budget")
     return [result[d.scid] for d in decisions]

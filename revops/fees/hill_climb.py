@@ -19,7 +19,11 @@ any case) it is compared with the window of the previous base:
   never accelerates the climb); worse (z below minus it) reverses and halves
   the step; anything in between is noise: keep direction and step;
 - no forwards at this base or the previous one: the channel is dormant,
-  price down.
+  price down;
+- sold out: forwards failed for lack of our liquidity while the channel
+  was short of it. Demand exceeded supply at this price, so the price goes
+  up, before any comparison: while a channel runs dry its forward rate
+  measures how fast liquidity comes back, not how senders answer the fee.
 
 Noise must not walk the fee away. When a window shows no clear change the
 step shrinks (x0.75), and when the market's fee to this peer is known (the
@@ -130,15 +134,22 @@ def step_fee(fee: int, trend: int, step: float) -> int:
 
 
 def evaluate(climb: Climb, now: float, p: ClimbParams,
-             anchor: int | None = None) -> tuple[Climb, str]:
+             anchor: int | None = None, sold_out: int = 0) -> tuple[Climb, str]:
     """Judge the window: a new direction, step and ``base_ppm``, and why.
-    ``anchor``: the market's fee to this peer, if known."""
+    ``anchor``: the market's fee to this peer, if known. ``sold_out``:
+    forwards that failed in this window for lack of our liquidity while the
+    channel ran short: demand exceeded supply at this price, so the price
+    goes up whatever the forward rate says (a drained channel's rate
+    measures its refills, not its price)."""
     s, var = score(climb, now)
     base = climb.base_ppm if climb.base_ppm is not None else (climb.window_fee or 0)
     trend, step, improvements = climb.trend, climb.step, climb.improvements
     ref, ref_var = climb.ref_rate, climb.ref_var
     here = f"{climb.window_forwards} forwards in {_hours(climb, now):.1f} h at base {climb.window_base}"
-    if ref is None:
+    if sold_out:
+        trend, improvements = 1, 0
+        verdict = f"sold out ({sold_out} forwards failed for liquidity, {here}): price up"
+    elif ref is None:
         verdict = f"first window ({here})"
     elif climb.window_forwards == 0 and ref == 0:
         trend, improvements = -1, 0

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from revops.channels import ChannelFacts
-from revops.fees import alpha
+from revops.fees import alpha, hill_climb
 from revops.fees.alpha import ChannelEconomics, FeeInputs, FeeParams, Policy
 from revops.fees.state import FeeState, Override, Probe
 
@@ -303,3 +303,36 @@ def test_market_anchor_is_the_median_of_others_into_the_peer():
     assert market_anchor(entries, peer, us) == 244  # isqrt(200 * 300): even count
     assert market_anchor(entries[:3], peer, us) == 200  # odd: the middle one
     assert market_anchor([], peer, us) is None
+
+
+def matured(**kw) -> FeeState:
+    """Hill climbing at base 100 for 7 h, 5 forwards (a window ready to judge), trending down."""
+    climb = dataclasses.replace(hill_climb.start(state().climb, 100, NOW - 7 * 3600),
+                                base_ppm=100, trend=-1)
+    for _ in range(5):
+        climb = hill_climb.record(climb, 10_000, 100_000_000)
+    return state(climb=climb, **kw)
+
+
+@pytest.mark.parametrize("ratio,opener,out_fulfilled,fails,up", [
+    (0.05, "local", 5, (NOW - 3600,), True),     # ran short and turned buyers away: up
+    (0.05, "local", 5, (NOW - 9 * 3600,), False),  # failure before this window: not counted
+    (0.50, "local", 5, (NOW - 3600,), False),    # plenty left: one oversized payment
+    (0.05, "remote", 0, (NOW - 3600,), False),   # virgin channel keeps its amnesty
+    (0.05, "local", 5, (), False),               # short but nobody turned away
+])
+def test_a_sold_out_window_prices_up(ratio, opener, out_fulfilled, fails, up):
+    f = facts(local_ratio=ratio, opener=opener, out_fulfilled=out_fulfilled,
+              spendable=10_000_000_000)  # enough for the forwards: no congestion
+    st, d = decide(matured(liquidity_failures=fails), facts=f)
+    assert d.mode == "hill_climb"
+    assert (st.climb.base_ppm > 100) is up, d.reason
+    assert ("sold out" in d.reason) is up
+
+
+def test_leaving_liquidity_congestion_turns_the_climb_upwards():
+    need = (500_000_000,) * 5
+    st = dataclasses.replace(matured(recent_amounts=need, liquidity_failures=(NOW - 600,)),
+                             mode="congestion")
+    st, d = decide(st, facts=facts(local_ratio=0.2), now=NOW)  # refilled: out of congestion
+    assert d.mode == "hill_climb" and st.climb.trend == 1

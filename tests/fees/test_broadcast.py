@@ -71,3 +71,22 @@ def test_budget_window_slides_over_24_hours():
 def test_auto_budget_is_four_per_channel():
     assert broadcast.daily_budget(0, 250) == 1000
     assert broadcast.daily_budget(30, 250) == 30
+
+
+def test_one_cycle_sends_at_most_its_burst_largest_effect_first_emergencies_beyond():
+    ds = [dec(f"{i}x1x1", 200, effect=i) for i in range(1, 6)]
+    ds.append(dec("9x1x1", 2500, mode="congestion", emergency=True))
+    chain = {d.scid: (100, 0) for d in ds}
+    plan = broadcast.plan(ds, chain, {}, 0.05, budget_per_day=100, sent=[], now=NOW, burst=2)
+    sent = sorted(p.decision.scid for p in plan if p.send)
+    assert sent == ["4x1x1", "5x1x1", "9x1x1"]
+    assert all(p.why == "budget" for p in plan if not p.send)
+
+
+@pytest.mark.parametrize("budget,interval,expected", [
+    (20_000, 3600, 1667),  # 5,000 channels hourly: twice 1/24 of the day's budget
+    (960, 3600, 1000),     # small nodes: never below MIN_BURST
+    (200_000, 600, 2778),
+])
+def test_cycle_burst(budget, interval, expected):
+    assert broadcast.cycle_burst(budget, interval) == expected

@@ -134,3 +134,13 @@ def test_broadcast_moved_only_by_a_multiplier_keeps_the_window():
     after = hc.on_broadcast(c, 150, 2 * H)
     assert after.window_start == c.window_start and after.window_forwards == 3
     assert after.window_fee == 150
+
+
+def test_sold_out_steps_up_whatever_the_rate_says():
+    # Going up, and far worse than the reference: the climb would reverse
+    # down. But forwards failed for liquidity: demand exceeded supply here.
+    worse = ref(window(100, 5, 6), 500.0, 400.0, 90)
+    c, why = hc.evaluate(worse, 6 * H, P, anchor=60, sold_out=3)
+    assert (c.trend, c.base_ppm) == (1, 120) and "sold out (3 forwards" in why
+    c, why = hc.evaluate(worse, 6 * H, P, anchor=60)
+    assert (c.trend, c.base_ppm) == (-1, 90) and "reverse" in why
