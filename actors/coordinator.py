@@ -79,6 +79,8 @@ class Coordinator(pykka.ThreadingActor):
         self.parent = parent
         self.commands: dict[str, Callable[[Mapping[str, Any], float], Any]] = {}
         self.rpc_calls = 0  # RPC calls made during the current cycle (for status and benches)
+        self._rpc_ref: pykka.ActorRef[Any] | None = None
+        self._rpc_proxy: Any = None
 
     # -- subclass API ----------------------------------------------------------
     def cycle(self, now: float, config: ConfigSnapshot, forced: bool) -> Mapping[str, Any]:
@@ -104,8 +106,18 @@ class Coordinator(pykka.ThreadingActor):
     # -- helpers ---------------------------------------------------------------
     def rpc(self, method: str, params: Any = None, filter: Any = None) -> Any:
         """Ask the RpcActor; returns an ``RpcResult`` (never raises for RPC errors)."""
+        return self.rpc_async(method, params, filter).get(timeout=ASK_TIMEOUT)
+
+    def rpc_async(self, method: str, params: Any = None, filter: Any = None
+                  ) -> pykka.Future[Any]:
+        """Queue a call at the RpcActor now, its ``RpcResult`` later: calls
+        queued together run back to back, not interleaved with other
+        coordinators' (slow) calls."""
         self.rpc_calls += 1
-        return self.deps.rpc.proxy().call(method, params, filter).get(timeout=ASK_TIMEOUT)
+        ref = self.deps.rpc
+        if self._rpc_ref is not ref:  # building a proxy introspects the actor: once per ref
+            self._rpc_ref, self._rpc_proxy = ref, ref.proxy()
+        return self._rpc_proxy.call(method, params, filter)
 
     @property
     def store(self) -> Any:

@@ -340,6 +340,17 @@ class FeeCoordinator(Coordinator):
         report: list[dict[str, Any]] = []
         counts = {"sent": 0, "failed": 0, "suppressed": 0}
         outcomes: dict[str, pykka.Future[Any]] = {}
+        # Every setchannel is queued at once: they run back to back at the
+        # RpcActor, and a rebalance cycle's pathfinding waits behind them
+        # instead of each of them waiting behind it.
+        # The k-th call may wait for the k - 1 before it, each within the
+        # RpcActor's own deadline.
+        calls = {} if dry_run else {
+            item.decision.scid: (self.rpc_async("setchannel", {
+                "id": item.decision.scid, "feebase": item.decision.base_msat,
+                "feeppm": item.decision.target_fee_ppm}),
+                ASK_TIMEOUT + k * float(config["rpc-timeout"]))
+            for k, item in enumerate(i for i in plan if i.send)}
         for item in plan:
             d = item.decision
             self.fm.decided(d.mode)
@@ -350,8 +361,8 @@ class FeeCoordinator(Coordinator):
                                          d.base_msat, d.mode, d.reason, "dry_run"))
             elif item.send:
                 sent = True
-                r = self.rpc("setchannel", {"id": d.scid, "feebase": d.base_msat,
-                                            "feeppm": d.target_fee_ppm})
+                future, wait = calls[d.scid]
+                r = future.get(timeout=wait)
                 ok = r.ok
                 changes.append(FeeChange(now, d.scid, chain[d.scid][0], d.target_fee_ppm,
                                          d.base_msat, d.mode, d.reason,
