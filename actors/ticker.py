@@ -9,7 +9,9 @@ Time comes from one injected clock, in ``Advance(now)`` messages:
   of stale ticks);
 - under revops-sim (the simclock protocol, see ``revops/clock.py``): an
   ``Advance`` carries the ``simclock-advance`` request; the Ticker fires what
-  is due, waits for those cycles to finish, then passes a barrier through
+  is due one cycle at a time, in the order below, waiting for each to
+  finish (cycles due at one instant never race for lightningd), then
+  passes a barrier through
   every coordinator (so notifications delivered before the tick are
   handled), and only then answers with the next wake-up time. That makes a
   simulated run the same for the same seed on any machine.
@@ -137,9 +139,27 @@ class Ticker(pykka.ThreadingActor):
     def _advance(self, msg: Advance) -> None:
         self.now = max(self.now, msg.now)
         now = self.now
+        driven = msg.request is not None
         for key in list(self.pending):
             self._running(key)  # read what finished since (poll requests)
         fired: list[str] = []
+
+        def settle(key: str) -> None:
+            """Driven: wait for a fired cycle. One at a time, in SCHEDULE
+            order, so that cycles due at one simulated instant (a fee and a
+            rebalance cycle both calling lightningd) meet in the same order
+            on every run: same seed, same run."""
+            ref, fut = self.pending.pop(key)
+            name = key.split(":", 1)[0]
+            ran, result = self._await(ref, fut)
+            if not ran:
+                # It died before running the tick (pykka drops a dead
+                # actor's tells): its replacement runs at the next advance.
+                if key == name:
+                    self.next_due[name] = now
+                return
+            self._answered(name, result)
+
         for name, key in SCHEDULE:
             ref = self.refs.get(name)
             if ref is None or self.next_due[name] > now or self._running(name):
@@ -153,6 +173,8 @@ class Ticker(pykka.ThreadingActor):
             self.last_fired[name] = now
             self.next_due[name] = now + float(self.config[key])
             fired.append(name)
+            if driven:
+                settle(name)
         for name, due in list(self.poll_due.items()):
             ref = self.refs.get(name)
             if ref is None:
@@ -169,20 +191,11 @@ class Ticker(pykka.ThreadingActor):
             del self.poll_due[name]
             self.pending[key] = (ref, ack)
             fired.append(key)
+            if driven:
+                settle(key)
         if msg.request is None:
             return None
-        # Driven: wait for what we fired, then a barrier through everyone.
-        for key in fired:
-            ref, fut = self.pending.pop(key)
-            name = key.split(":", 1)[0]
-            ran, result = self._await(ref, fut)
-            if not ran:
-                # It died before running the tick (pykka drops a dead
-                # actor's tells): its replacement runs at the next advance.
-                if key == name:
-                    self.next_due[name] = now
-                continue
-            self._answered(name, result)
+        # Driven: every fired cycle has finished; a barrier through everyone.
         barrier = []
         for ref in self.refs.values():
             try:
