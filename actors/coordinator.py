@@ -79,8 +79,7 @@ class Coordinator(pykka.ThreadingActor):
         self.parent = parent
         self.commands: dict[str, Callable[[Mapping[str, Any], float], Any]] = {}
         self.rpc_calls = 0  # RPC calls made during the current cycle (for status and benches)
-        self._rpc_ref: pykka.ActorRef[Any] | None = None
-        self._rpc_proxy: Any = None
+        self._proxies: dict[str, Any] = {}
 
     # -- subclass API ----------------------------------------------------------
     def cycle(self, now: float, config: ConfigSnapshot, forced: bool) -> Mapping[str, Any]:
@@ -114,14 +113,20 @@ class Coordinator(pykka.ThreadingActor):
         queued together run back to back, not interleaved with other
         coordinators' (slow) calls."""
         self.rpc_calls += 1
-        ref = self.deps.rpc
-        if self._rpc_ref is not ref:  # building a proxy introspects the actor: once per ref
-            self._rpc_ref, self._rpc_proxy = ref, ref.proxy()
-        return self._rpc_proxy.call(method, params, filter)
+        return self._proxy("rpc", self.deps.rpc).call(method, params, filter)
 
     @property
     def store(self) -> Any:
-        return self.deps.store.proxy()
+        return self._proxy("store", self.deps.store)
+
+    def _proxy(self, role: str, ref: pykka.ActorRef[Any]) -> Any:
+        """A proxy of the actor in ``role``, built once per ref: building one
+        introspects the actor, and a cycle makes hundreds of calls (a
+        restarted actor is a new ref, so a new proxy)."""
+        proxy = self._proxies.get(role)
+        if proxy is None or proxy.actor_ref is not ref:
+            proxy = self._proxies[role] = ref.proxy()
+        return proxy
 
     def peer(self, name: str) -> pykka.ActorRef[Any] | None:
         return self.deps.peers.get(name)

@@ -247,9 +247,10 @@ class RebalanceCoordinator(Coordinator):
         attempts: list[Attempt] = []
         planning = None
         if mode != "off":
+            policies = self._policies()
             planning = plan(channels, self.flows, self._broadcast(), self._exclusions(
-                now, open_jobs), CandidateParams.from_config(config),
-                EvParams.from_config(config), now, self._fixed_peers(),
+                now, open_jobs, policies), CandidateParams.from_config(config),
+                EvParams.from_config(config), now, self._fixed_peers(policies),
                 realized.losing(self.last_realized) if self.last_realized else None)
             free = int(config["rebalance-max-parallel"]) - len(open_jobs)
             attempts = self._execute(planning.plans, channels, free, now, config, dry_run,
@@ -275,16 +276,20 @@ class RebalanceCoordinator(Coordinator):
     def _broadcast(self) -> Mapping[str, int]:
         return dict(self.fee_state.broadcast_fees) if self.fee_state else {}
 
-    def _fixed_peers(self) -> frozenset[str]:
-        """Peers whose fee the operator fixed (static or hive policy)."""
-        return frozenset(p for p, row in self.store.peer_policies().get(
-            timeout=ASK_TIMEOUT).items() if row.mode in ("static", "hive"))
+    def _policies(self) -> Mapping[str, Any]:
+        """Per-peer fee policies, read once per cycle or command."""
+        return self.store.peer_policies().get(timeout=ASK_TIMEOUT)
 
-    def _exclusions(self, now: float, open_jobs: list[JobRow], manual: bool = False) -> Exclusions:
+    @staticmethod
+    def _fixed_peers(policies: Mapping[str, Any]) -> frozenset[str]:
+        """Peers whose fee the operator fixed (static or hive policy)."""
+        return frozenset(p for p, row in policies.items() if row.mode in ("static", "hive"))
+
+    def _exclusions(self, now: float, open_jobs: list[JobRow], policies: Mapping[str, Any],
+                    manual: bool = False) -> Exclusions:
         fs = self.fee_state
         ignored = set(self.store.ignored_peers().get(timeout=ASK_TIMEOUT))
-        passive = {p for p, row in self.store.peer_policies().get(timeout=ASK_TIMEOUT).items()
-                   if row.mode == "passive"}
+        passive = {p for p, row in policies.items() if row.mode == "passive"}
         if fs is not None:
             ignored |= fs.ignored_peers
             passive |= fs.passive_peers
@@ -809,11 +814,12 @@ class RebalanceCoordinator(Coordinator):
             raise RpcError(-1, f"listpeerchannels failed ({res.kind}): {res.message}")
         channels = active(parse_channels(res.result))
         open_jobs = self.store.rebalance_open_jobs().get(timeout=ASK_TIMEOUT)
+        policies = self._policies()
         option = manual(channels, self.flows, self._broadcast(),
-                        self._exclusions(now, open_jobs, manual=True), params["from"],
+                        self._exclusions(now, open_jobs, policies, manual=True), params["from"],
                         params["to"], int(params["amount_sats"]) * 1000,
                         params.get("max_fee_ppm"), EvParams.from_config(config), now,
-                        self._fixed_peers())
+                        self._fixed_peers(policies))
         dry_run = bool(config["dry-run"])
         if mode == "sling":
             d = channels[params["to"]]
