@@ -1,36 +1,11 @@
-"""The plugin under a real lightningd (pyln-testing), where one is installed.
-
-Everything here also runs under revops-sim in the other e2e modules; this
-module is the check that the sim has not drifted from CLN itself. It runs
-when ``lightningd`` and ``bitcoind`` are on PATH and ``pyln-testing`` is
-importable (``pip install pyln-testing``), and skips otherwise.
-"""
+"""The plugin under a real lightningd: start, answer, stop, restart."""
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
+from pyln.client import RpcError
 
-if not (shutil.which("lightningd") and shutil.which("bitcoind")):
-    pytest.skip("no lightningd/bitcoind on PATH: the sim-based e2e tests cover this",
-                allow_module_level=True)
-pytest.importorskip("pyln.testing")
-
-from pyln.client import RpcError  # noqa: E402
-from pyln.testing.fixtures import *  # noqa: E402,F401,F403  (node_factory and friends)
-
-
-def plugin_path() -> str:
-    """lightningd wants one executable path: the installed ``revops-plugin``."""
-    script = Path(sys.executable).with_name("revops-plugin")
-    found = str(script) if script.exists() else shutil.which("revops-plugin")
-    if not found:
-        pytest.skip("revops-plugin is not installed (pip install -e .)")
-    return found
-
+from tests.real.conftest import revops_plugin_path as plugin_path
 
 OPTIONS = {"revenue-ops-metrics-address": "off", "revenue-ops-dry-run": None}
 
