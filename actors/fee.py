@@ -45,9 +45,16 @@ from actors.messages import (
     MempoolState,
     Notification,
     RefillCosts,
+    RunSoon,
 )
 from actors.pool import ActorPool
-from revops.channels import LISTPEERCHANNELS_FILTER, ChannelFacts, active, parse_channels
+from revops.channels import (
+    LISTPEERCHANNELS_FILTER,
+    ChannelFacts,
+    active,
+    changes_priced_set,
+    parse_channels,
+)
 from revops.config import ConfigSnapshot
 from revops.fees import broadcast
 from revops.fees.anchor import LISTCHANNELS_FILTER, market_anchor
@@ -106,6 +113,7 @@ class FeeCoordinator(Coordinator):
         self.rpc_error_logged = False
         self.last_now = 0.0  # time of the latest tick: restart budgets count in it
         self.last_decisions: dict[str, Decision] = {}
+        self.reprice_asked = False  # a RunSoon for a channel set change is on its way
         self.commands.update({
             "revenue-channels": self.cmd_channels,
             "revenue-fees": self.cmd_fees,
@@ -166,6 +174,14 @@ class FeeCoordinator(Coordinator):
             height = p.get("height")
             if isinstance(height, int):
                 self.blockheight = max(self.blockheight or 0, height)
+        elif note.topic == "channel_state_changed":
+            if changes_priced_set(p, self.channels) and not self.reprice_asked \
+                    and self.parent is not None:
+                # Opened or closing: reconcile and price at the next advance,
+                # not up to a fee-interval later.
+                self.reprice_asked = True
+                self.parent.tell(RunSoon(self.name, f"channel {p.get('short_channel_id')} "
+                                                    f"is now {p.get('new_state')}"))
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, ChildFailed) and message.name.startswith("channel:"):
@@ -292,6 +308,7 @@ class FeeCoordinator(Coordinator):
     def run_cycle(self, now: float, config: ConfigSnapshot, dry_run: bool
                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         self.last_now = now
+        self.reprice_asked = False
         res = self.rpc("listpeerchannels", None, LISTPEERCHANNELS_FILTER)
         if not res.ok:
             if not self.rpc_error_logged:

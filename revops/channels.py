@@ -10,7 +10,7 @@ amounts are integer msat.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Container, Iterable, Mapping
 
 # States in which a channel forwards and we price it.
 ACTIVE_STATES = frozenset({"CHANNELD_NORMAL"})
@@ -19,6 +19,25 @@ CLOSED_STATES = frozenset({
     "CHANNELD_SHUTTING_DOWN", "CLOSINGD_SIGEXCHANGE", "CLOSINGD_COMPLETE",
     "AWAITING_UNILATERAL", "FUNDING_SPEND_SEEN", "ONCHAIN", "CLOSED",
 })
+
+def changes_priced_set(payload: Mapping[str, Any], priced: Container[str]) -> bool:
+    """Does this ``channel_state_changed`` change which channels we price?
+
+    True when a channel we do not price yet became active (a channel opened
+    to or by us reached CHANNELD_NORMAL, or a splice gave one a new scid),
+    or one we price left the active state (a close began). Such a change is
+    worth a fee cycle now rather than at the next interval: a new channel
+    sits at lightningd's defaults until it is priced.
+    """
+    scid = payload.get("short_channel_id")
+    if not isinstance(scid, str) or not scid:
+        return False
+    new, old = payload.get("new_state"), payload.get("old_state")
+    known = scid in priced
+    if new in ACTIVE_STATES:
+        return not known
+    return known and (old in ACTIVE_STATES or new in CLOSED_STATES)
+
 
 _FIELDS = (
     "peer_id", "peer_connected", "short_channel_id", "channel_id", "state", "opener",

@@ -78,6 +78,23 @@ class _CommandMethod(Method):
         return self.spec.usage
 
 
+class _CheckingPlugin(Plugin):
+    """pyln's Plugin, plus lightningd's ``check`` for our commands.
+
+    With ``cancheck`` in the manifest, lightningd passes ``lightning-cli
+    check revenue-...`` to us (method ``check``, the command's name in
+    ``command_to_check``) instead of logging that we cannot check; the
+    handler binds the parameters without running the command. ``check``
+    is lightningd's own command, so it is answered but never registered.
+    """
+
+    def _getmanifest(self, **kwargs: Any) -> Any:
+        manifest = super()._getmanifest(**kwargs)
+        manifest["rpcmethods"] = [m for m in manifest["rpcmethods"] if m["name"] != "check"]
+        manifest["cancheck"] = True
+        return manifest
+
+
 class RevopsPlugin:
     """The pyln plugin and what it starts."""
 
@@ -85,7 +102,7 @@ class RevopsPlugin:
         env = os.environ if environ is None else environ
         self.clock = clock if clock is not None else clock_from_env(env)
         self.dev = isinstance(self.clock, DrivenClock)
-        self.plugin = Plugin(dynamic=True)
+        self.plugin = _CheckingPlugin(dynamic=True)
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.pool: ActorPool | None = None
         self.wall_timer: WallTimer | None = None
@@ -105,6 +122,9 @@ class RevopsPlugin:
             if cmd.dev and not self.dev:
                 continue
             self.plugin.methods[cmd.name] = _CommandMethod(cmd, self._handler(cmd))
+        check = Method("check", self._check)
+        check.background = True  # answers itself: a refusal is not a logged exception
+        self.plugin.methods["check"] = check
         if self.dev:
             self.plugin.add_method(SIMCLOCK_METHOD, self._simclock_advance, background=True)
         self.plugin.add_subscription("forward_event", self._on_forward_event)
@@ -171,6 +191,29 @@ class RevopsPlugin:
                 return
             self._send(Command(spec.name, params, request, self.clock.now()), request)
         return handler
+
+    def _check(self, plugin: Plugin, request: Any, *args: Any, **kwargs: Any) -> None:
+        """``check``: are these parameters right for that command? Nothing runs."""
+        if args and kwargs:
+            request.set_exception(RpcException(
+                "give parameters either by name or by position, not both", -32602))
+            return
+        rest: list[Any] | dict[str, Any]
+        if args:
+            name, rest = args[0], list(args[1:])
+        else:
+            name, rest = kwargs.pop("command_to_check", None), kwargs
+        spec = next((c for c in COMMANDS if c.name == name
+                     and (self.dev or not c.dev)), None)
+        if spec is not None:
+            try:
+                bind_params(spec.params, rest)
+            except RpcError as e:
+                request.set_exception(RpcException(e.message, e.code))
+                return
+        # Anything else lightningd asks us to check (``setconfig`` of an
+        # option of ours): we have no dynamic options, nothing to refuse.
+        request.set_result({"command_to_check": name})
 
     def _send(self, message: Any, request: Any | None) -> None:
         sup = self.supervisor
