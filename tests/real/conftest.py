@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,36 @@ def revops_plugin_path() -> str:
 @pytest.fixture
 def plugin_path() -> str:
     return revops_plugin_path()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line saying whether the real-node suite ran (CI's log shows it).
+    A test counts as failed if any of its phases failed (pyln-testing's
+    BROKEN-log check fails at teardown)."""
+    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    worst: dict[str, str] = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            nodeid = getattr(rep, "nodeid", "")
+            outcome = getattr(rep, "outcome", None)
+            if not nodeid.startswith("tests/real/") or outcome not in rank:
+                continue
+            if rank[outcome] >= rank[worst.get(nodeid, "passed")]:
+                worst[nodeid] = outcome
+    if not worst:
+        return
+    counts = {o: sum(1 for v in worst.values() if v == o) for o in rank}
+    where = SKIP_REASON or f"lightningd {_version('lightningd')}, bitcoind {_version('bitcoind')}"
+    summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    terminalreporter.write_line(f"real-node suite: {summary} ({where})")
+
+
+def _version(binary: str) -> str:
+    import subprocess
+    flag = "--version" if binary == "lightningd" else "-version"
+    try:
+        out = subprocess.run([binary, flag], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    line = out.strip().splitlines()[0] if out.strip() else "?"
+    return line.split()[-1]
