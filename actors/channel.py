@@ -147,7 +147,11 @@ class ChannelActor(PooledActor):
         return out
 
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
-        if self._parent is not None:
+        if self._parent is None:
+            return
+        try:
             self._parent.tell(ChildFailed(f"channel:{self.scid}",
                                           f"{getattr(exc_type, '__name__', exc_type)}: {exc_value}",
                                           self.actor_urn))
+        except pykka.ActorDeadError:
+            pass  # the coordinator is stopping: nobody left to restart us

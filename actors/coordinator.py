@@ -172,16 +172,23 @@ class Coordinator(pykka.ThreadingActor):
         seconds = time.monotonic() - start
         summary = {**summary, "rpc_calls": self.rpc_calls}
         self.metrics.cycle_seconds.labels(self.name).observe(seconds)
-        if self.parent is not None:
-            self.parent.tell(CycleDone(self.name, tick.now, seconds, error is None,
-                                       dict(summary),
-                                       None if error is None else f"{type(error).__name__}: {error}"))
+        self.tell_parent(CycleDone(self.name, tick.now, seconds, error is None, dict(summary),
+                                   None if error is None else f"{type(error).__name__}: {error}"))
         if tick.ack is not None:
             tick.ack.set(dict(summary) if error is None else {"error": repr(error)})
         if error is not None:
             raise error
 
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
-        if self.parent is not None:
-            self.parent.tell(ChildFailed(self.name, f"{exc_type.__name__}: {exc_value}",
-                                         self.actor_urn))
+        self.tell_parent(ChildFailed(self.name, f"{exc_type.__name__}: {exc_value}",
+                                     self.actor_urn))
+
+    def tell_parent(self, message: Any) -> None:
+        """Report upward. A parent that is stopping (the plugin shuts down
+        while this cycle ran) has no use for it: that is not an error."""
+        if self.parent is None:
+            return
+        try:
+            self.parent.tell(message)
+        except pykka.ActorDeadError:
+            log.debug("%s: parent gone, dropped %s", self.name, type(message).__name__)

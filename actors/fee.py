@@ -175,12 +175,11 @@ class FeeCoordinator(Coordinator):
             if isinstance(height, int):
                 self.blockheight = max(self.blockheight or 0, height)
         elif note.topic == "channel_state_changed":
-            if changes_priced_set(p, self.channels) and not self.reprice_asked \
-                    and self.parent is not None:
+            if changes_priced_set(p, self.channels) and not self.reprice_asked:
                 # Opened or closing: reconcile and price at the next advance,
                 # not up to a fee-interval later.
                 self.reprice_asked = True
-                self.parent.tell(RunSoon(self.name, f"channel {p.get('short_channel_id')} "
+                self.tell_parent(RunSoon(self.name, f"channel {p.get('short_channel_id')} "
                                                     f"is now {p.get('new_state')}"))
 
     def handle(self, message: Any) -> Any:
@@ -460,8 +459,7 @@ class FeeCoordinator(Coordinator):
         if not allowed:
             self.degraded[scid] = error
             log.error("channel actor %s crashed beyond its restart budget: %s", scid, error)
-            if self.parent is not None:
-                self.parent.tell(ChildDegraded(f"channel:{scid}", error))
+            self.tell_parent(ChildDegraded(f"channel:{scid}", error))
             return
         row = self.store.load_channel_state(scid).get(timeout=ASK_TIMEOUT)
         peer_id = facts.peer_id if facts is not None else row.peer_id if row is not None else ""

@@ -460,11 +460,10 @@ class FlowCoordinator(Coordinator):
             else:
                 self._note_ok("index")
         report = self._sync(now, config, history=True)
-        if (report.error is None and report.rows >= int(config["flow-hydration-rows-per-cycle"])
-                and self.parent is not None):
+        if report.error is None and report.rows >= int(config["flow-hydration-rows-per-cycle"]):
             # Budget spent, so more may be waiting (history, or a backlog):
             # the next cycle comes at the next advance, not a flow-interval later.
-            self.parent.tell(RunSoon(self.name, "forwards left to sync"))
+            self.tell_parent(RunSoon(self.name, "forwards left to sync"))
         summary: dict[str, Any] = {"forwards_new": report.new, "forwards_updated": report.updates,
                                    "history_rows": report.history,
                                    "hydrating": self.state.hydrating,

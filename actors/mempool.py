@@ -67,8 +67,7 @@ class MempoolCoordinator(Coordinator):
         if triggered:
             log.info("mempool spike: %d sat/kvB is %.1fx the 24 h average; fee floors x%.2f, "
                      "re-pricing now", rate, self.reflex.ratio or 0, self.reflex.multiplier)
-            if self.parent is not None:
-                self.parent.tell(RunSoon("fee", "mempool spike"))
+            self.tell_parent(RunSoon("fee", "mempool spike"))
         return self.view()
 
     def view(self) -> dict[str, Any]:

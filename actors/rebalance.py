@@ -833,10 +833,10 @@ class RebalanceCoordinator(Coordinator):
                **a.as_dict()}
         if a.action not in ("started", "dry_run"):
             raise RpcError(-1, f"not started ({a.action}): {a.reason}", out)
-        if a.action == "started" and self.parent is not None:
+        if a.action == "started":
             # Polls are asked for in a tick's answer: have a cycle run at the
             # next advance, whose answer asks for them.
-            self.parent.tell(RunSoon(self.name, "a manual refill is in flight"))
+            self.tell_parent(RunSoon(self.name, "a manual refill is in flight"))
         return out
 
     def cmd_cycle(self, params: Mapping[str, Any], now: float) -> dict[str, Any]:

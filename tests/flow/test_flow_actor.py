@@ -3,6 +3,8 @@ at the RPC seam and a real StoreActor on a file database."""
 
 from __future__ import annotations
 
+import logging
+
 from typing import Any
 
 import pykka
@@ -439,3 +441,19 @@ def test_forwards_sync_reports_hydration_progress(flow, node):
     assert s["stored_forwards"] == 1000 and s["page_size"] == 100
     assert flow.sample("revops_sync_lag_forwards") == 1500
     assert flow.sample("revops_forwards_hydrated") == 0
+
+
+def test_a_cycle_that_ends_after_its_parent_stopped_is_not_an_error(flow, node, caplog):
+    """lightningd stopping mid-cycle: the Supervisor is already stopped when
+    the cycle reports CycleDone. Nothing to report to is not a crash (it
+    was a BROKEN traceback in lightningd's log, twice: the tell and then
+    on_failure's own tell)."""
+    history(node, 50)
+    flow.parent.stop()
+    with caplog.at_level("DEBUG"):
+        summary = flow.tick(T0)
+    assert "error" not in summary
+    assert flow.ref.is_alive()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # And it goes on working.
+    assert flow.tick(T0 + 600) is not None
