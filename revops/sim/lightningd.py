@@ -584,6 +584,9 @@ class SimNode:
                             "description": spec.description,
                             "verbose": spec.description or "HELP! Please contribute a "
                                                            "description for this json_command!"})
+        entries.append({"name": "check", "usage": "command_to_check", "category": "utility",
+                        "description": "Don't run {command_to_check}, just verify parameters.",
+                        "verbose": "check command_to_check [parameters...]"})
         for name, plugin in self._plugin_methods.items():
             decl = next(d for d in plugin.manifest.methods if d.name == name)
             if decl.deprecated and not self.config.allow_deprecated_apis:
@@ -597,6 +600,8 @@ class SimNode:
         try:
             if request.filter is not None:
                 check_filter(request.filter)
+            if request.method == "check":
+                return await self._check(request)
             plugin = self._plugin_methods.get(request.method)
             spec = None if plugin is not None else self.table.get(request.method)
             if plugin is None and spec is None:
@@ -630,6 +635,38 @@ class SimNode:
                     "error": {"code": LIGHTNINGD,
                               "message": f"revops-sim internal error in {request.method}: "
                                          f"{type(e).__name__}: {e}"}}
+
+    async def _check(self, request: Request) -> dict[str, Any]:
+        """lightningd's ``check``: the named command's parameters are parsed
+        and nothing runs. A plugin's command goes to the plugin (method
+        ``check``, the request as the client sent it) if its manifest said
+        ``cancheck``; otherwise lightningd logs that it cannot check and
+        answers success (``plugin_rpcmethod_check``)."""
+        params = request.params
+        if isinstance(params, list):
+            name, rest = (params[0] if params else None), params[1:]
+        elif isinstance(params, dict):
+            name = params.get("command_to_check")
+            rest = {k: v for k, v in params.items() if k != "command_to_check"}
+        else:
+            name, rest = None, []
+        if name is None:
+            raise RpcError(JSONRPC2_INVALID_PARAMS,
+                           "missing required parameter: command_to_check")
+        ok = {"jsonrpc": "2.0", "id": request.id, "result": {"command_to_check": name}}
+        plugin = self._plugin_methods.get(name) if isinstance(name, str) else None
+        if plugin is not None:
+            if plugin.manifest.cancheck:
+                return await self._forward(plugin, request)
+            self.log.log(plugin.log_source, "unusual",
+                         f"Plugin does not support check command for {name} "
+                         f"(id {json.dumps(request.id)})")
+            return ok
+        spec = self.table.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise unknown_command(name if isinstance(name, str) else json.dumps(name))
+        spec.bind(rest)
+        return ok
 
     async def _forward(self, plugin: Plugin, request: Request) -> dict[str, Any]:
         """Pass a command to the plugin that registered it: the client's

@@ -54,6 +54,29 @@ def test_every_command_has_help_and_usage(revops_sim):
         assert cmd.usage in helps[cmd.name]["command"]
 
 
+def test_check_binds_parameters_without_running_the_command(revops_sim):
+    """``lightning-cli check``: lightningd's own commands are parsed by the
+    node; ours are passed to the plugin (it declares ``cancheck``)."""
+    sim = revops_sim()
+    scid = sim.rpc.listpeerchannels()["channels"][0]["short_channel_id"]
+    ok = sim.rpc.call("check", {"command_to_check": "revenue-set-fee", "channel": scid,
+                                "fee_ppm": 5})
+    assert ok == {"command_to_check": "revenue-set-fee"}
+    with pytest.raises(RpcError) as e:
+        sim.rpc.call("check", ["revenue-set-fee", scid])
+    assert e.value.error["code"] == -32602 and "fee_ppm" in e.value.error["message"]
+    fees = sim.rpc.call("revenue-fees", [scid])["channels"][0]
+    assert fees["override"] is None  # nothing ran
+    assert sim.rpc.call("check", ["getinfo"]) == {"command_to_check": "getinfo"}
+    with pytest.raises(RpcError) as e:
+        sim.rpc.call("check", ["setchannel"])
+    assert e.value.error["code"] == -32602
+    with pytest.raises(RpcError) as e:
+        sim.rpc.call("check", ["no-such-command"])
+    assert e.value.error["code"] == -32601
+    assert "does not support check" not in sim.log_text()
+
+
 def test_config_set_get_reset_list_and_bad_values(revops_sim):
     sim = revops_sim()
     out = sim.rpc.call("revenue-config", ["set", "fee-interval", 900])          # positional

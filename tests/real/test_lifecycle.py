@@ -121,7 +121,7 @@ def test_loaded_by_option_every_command_answers_and_has_help(node_factory):
     with pytest.raises(RpcError) as e:
         l2.rpc.call("check", ["revenue-set-fee", a])
     assert e.value.error["code"] == -32602 and "fee_ppm" in e.value.error["message"]
-    assert l2.rpc.call("revenue-channels")["channels"][0]["state"]["fee"]["override"] is None
+    assert l2.rpc.call("revenue-fees", [a])["channels"][0]["override"] is None
     assert not l2.daemon.is_in_log("does not support check command")
 
     # Dry run: whatever was decided, lightningd still has CLN's default fee.

@@ -436,3 +436,15 @@ def test_plugin_log_levels_map_to_lightningd_levels(sim_factory, hello_plugin) -
     sim.wait_for_log(r'Killing plugin: Unknown log-level "loud", valid values are "debug", '
                      r'"info", "warn", or "error"\.')
     assert sim.stop(clean=False) == 0
+
+
+def test_check_of_a_command_whose_plugin_cannot_check(sim_factory, hello_plugin) -> None:
+    """lightningd answers success for it and logs, at unusual, that the
+    plugin does not support check (``plugin_rpcmethod_check``); the
+    command does not run."""
+    with sim_factory(plugins=[hello_plugin]) as sim:
+        out = sim.rpc.call("check", {"command_to_check": "hello", "name": "x"})
+        assert out == {"command_to_check": "hello"}
+        line = sim.wait_for_log(r"Plugin does not support check command for hello")
+        assert "UNUSUAL" in line and "plugin-hello_plugin.py" in line
+        assert "check" in {h["command"].split()[0] for h in sim.rpc.help()["help"]}
