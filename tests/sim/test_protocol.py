@@ -110,7 +110,11 @@ def test_manifest_as_pyln_sends_it() -> None:
     ({"nonnumericids": False}, "Plugin does not allow nonnumericids"),
     ({"notifications": [{"method": "forward_event"}]},
      'plugin attempted to register a native notification topic "forward_event"'),
-    ({"hooks": ["no_such_hook"]}, "could not register hook 'no_such_hook'"),
+    ({"hooks": ["no_such_hook"]}, "Unknown hook name no_such_hook"),
+    ({"hooks": ["htlc_accepted", {"name": "htlc_accepted"}]},
+     "Registered for hook htlc_accepted multiple times"),
+    ({"hooks": [{"name": "htlc_accepted", "filters": ["x"]}]},
+     "Hook htlc_accepted does not allow filters"),
     ({"subscriptions": "forward_event"}, '"result.subscriptions" is not an array'),
 ])
 def test_manifest_errors_are_lightningds(result: dict[str, object], message: str) -> None:
