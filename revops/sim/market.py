@@ -456,6 +456,8 @@ class Market:
             self.now = max(self.now, t)
             if kind == "arrival":
                 self._on_arrival(payload)
+                if self._held:
+                    break  # an HTLC waits for the htlc_accepted hook: back to the host
             elif kind == "resolve":
                 self._on_resolve(*payload)
             elif kind == "block":
@@ -471,8 +473,8 @@ class Market:
             elif kind == "hook":
                 fn, args = payload
                 fn(*args)
-            if self._held:
-                break  # an HTLC waits for the htlc_accepted hook: back to the host
+                if self._held:
+                    break  # our payment reached us: the htlc_accepted hook first
         else:
             self.now = max(self.now, until)
         notes, self._notes = self._notes, []
@@ -734,8 +736,9 @@ class Market:
 
     def htlc_payment_hash(self, in_channel: int, in_htlc: int) -> str:
         """A forward's payment hash, known from the moment its HTLC arrives
-        (the hook shows it, forward_event repeats it)."""
-        return _hex("payment", self.seed, in_channel, in_htlc)
+        (the hook shows it, forward_event repeats it). ``_hex`` of the same
+        parts, spelled out: it runs for every forward_event."""
+        return hashlib.sha256(f"payment:{self.seed}:{in_channel}:{in_htlc}".encode()).hexdigest()
 
     # -- notifications ------------------------------------------------------------
 
