@@ -15,6 +15,7 @@ from pyln.client import RpcError
 from revops.sim.harness import run_sim
 from revops.sim.jsonstream import JsonStream, JsonStreamError, encode
 from revops.sim.plugin_manifest import (
+    HookSpec,
     ManifestError,
     OptionSpec,
     check_option_value,
@@ -81,13 +82,15 @@ def test_manifest_as_pyln_sends_it() -> None:
                  {"name": "f", "type": "flag", "default": False, "description": "d"}],
         rpcmethods=[{"name": "hello", "usage": "[name]", "description": "says hi"}],
         subscriptions=["forward_event", "shutdown"],
-        hooks=[{"name": "htlc_accepted", "before": [], "after": []}],
+        hooks=[{"name": "htlc_accepted", "before": ["a.py"], "after": []}],
         notifications=[{"method": "my_topic"}]))
     assert [o.name for o in m.options] == ["greeting", "n", "f"]
     assert m.options[1].default == "5" and m.options[2].default is None
     assert m.methods[0].category == "plugin" and m.methods[0].usage == "[name]"
     assert m.subscriptions == ("forward_event", "shutdown")
     assert m.notifications == ("my_topic",) and m.dynamic and m.nonnumericids
+    assert m.hooks == ("htlc_accepted",)
+    assert m.hook_specs == (HookSpec("htlc_accepted", before=("a.py",)),)
 
 
 @pytest.mark.parametrize("result, message", [
