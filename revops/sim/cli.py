@@ -146,6 +146,10 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init-timeout", type=_positive, default=120.0, metavar="SECONDS",
                    help="init deadline at startup (default 120; `plugin start` gets at most 60)")
     g.add_argument("--shutdown-timeout", type=_non_negative, default=30.0, metavar="SECONDS")
+    g.add_argument("--hook-wait", type=_non_negative, default=10.0, metavar="SECONDS",
+                   help="wall seconds a step waits for an htlc_accepted verdict before going "
+                        "on while the plugin holds the HTLC (default 10; lightningd has no "
+                        "timeout)")
     g.add_argument("--validate", action="store_true",
                    help="check every answer and notification against CLN's schemas")
     g.add_argument("--log-level", default=None,
@@ -192,7 +196,8 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
                           if any(p != sling_plugin_command() for p in plugins) else {}),
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
-        shutdown_timeout=args.shutdown_timeout, tick=args.tick, validate=args.validate,
+        shutdown_timeout=args.shutdown_timeout, hook_wait=args.hook_wait, tick=args.tick,
+        validate=args.validate,
         echo_level=args.log_level or echo_level)
 
 

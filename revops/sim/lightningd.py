@@ -27,6 +27,18 @@ each step the market's notifications go to the plugins subscribed to them,
 ``simclock-advance`` is called with the new time and awaited (see
 revops/clock.py), so plugins never fall behind or run ahead of the market.
 
+lightningd never waits on a plugin's pipe: what it writes to a plugin that
+does not read queues in memory without limit. The sim paces a step on its
+plugins reading what the step produced, but only for ``stdin_grace``
+seconds: a plugin that reads nothing for that long is not waited for (its
+output queues, as lightningd's does) until its pipe is empty again.
+
+``htlc_accepted`` (hook_runner.py): when a plugin has the hook, the market
+stops inside a step at each HTLC it accepts; the notifications so far go
+out, the chain runs, and the market goes on with the verdict. An answer
+lightningd cannot act on is fatal, as lightningd's ``fatal()``: a BROKEN
+line, the plugins lose their pipes, the node exits with that message.
+
 Stopping follows lightningd too: the RPC socket stops accepting
 connections (open ones keep working), plugins subscribed to ``shutdown``
 get it and ``shutdown_timeout`` (30 s) to exit before SIGKILL, the others
@@ -37,6 +49,7 @@ complete``, and connections close.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -52,6 +65,7 @@ from typing import Any
 from revops.clock import SIMCLOCK_METHOD
 from revops.sim import builtin_rpc
 from revops.sim.datastore import Datastore
+from revops.sim.hook_runner import HookRunner
 from revops.sim.jsonrpc import (
     JSONRPC2_INVALID_PARAMS,
     LIGHTNINGD,
@@ -102,6 +116,11 @@ class StartupError(Exception):
         self.exit_code = exit_code
 
 
+class Fatal(StartupError):
+    """lightningd's ``fatal()`` while running (a hook answer it cannot act
+    on): the node is gone; str() is lightningd's message."""
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     lightning_dir: Path
@@ -116,6 +135,10 @@ class NodeConfig:
     shutdown_timeout: float = 30.0
     simclock_timeout: float = 600.0
     tick: float = 300.0
+    # Wall seconds a step waits for a plugin to read what it was sent, and
+    # for an htlc_accepted verdict, before going on without it.
+    stdin_grace: float = 1.0
+    hook_wait: float = 10.0
     # Check every answer and notification against CLN's schemas; a violation
     # is logged as BROKEN (tests assert there is none).
     validate: bool = False
@@ -184,6 +207,11 @@ class SimNode:
     def __init__(self, market: Any, config: NodeConfig,
                  table: MethodTable | None = None) -> None:
         self.market = market
+        if not config.lightning_dir.is_absolute():
+            # lightningd's path_join(cwd, dir): plugins get an absolute
+            # lightning-dir, and they run in it.
+            config = dataclasses.replace(config,
+                                         lightning_dir=Path.cwd() / config.lightning_dir)
         self.config = config
         config.lightning_dir.mkdir(parents=True, exist_ok=True)
         self.lightning_dir = str(config.lightning_dir)
@@ -212,6 +240,9 @@ class SimNode:
         self._stop_requested = asyncio.Event()
         self._plugins_down = asyncio.Event()
         self._shutdown_task: asyncio.Task[None] | None = None
+        self._hooks = HookRunner(self, config.hook_wait)
+        # Set by fatal(): why the node died.
+        self.fatal_message: str | None = None
 
     # -- startup ---------------------------------------------------------
 
@@ -235,6 +266,7 @@ class SimNode:
                                    f"opening pipe: {e.strerror or e}") from None
             self._send_getmanifest(plugin)
         await asyncio.gather(*(self._await_manifest(p) for p in list(self.plugins)))
+        self._check_hook_order()
         self._bind_startup_options()
         try:
             await self._server.start()
@@ -316,6 +348,15 @@ class SimNode:
         plugin.state = PluginState.NEEDS_INIT
         return True
 
+    def _check_hook_order(self) -> list[Plugin]:
+        """lightningd's ``check_plugins_manifests``: a plugin whose hook
+        ``before``/``after`` cannot be met is killed before init."""
+        stuck = self._hooks.unorderable()
+        for plugin in stuck:
+            if plugin.state is PluginState.NEEDS_INIT:
+                plugin.kill("Cannot meet required hook dependencies", "unusual")
+        return stuck
+
     def _registration_problem(self, plugin: Plugin, options: tuple[OptionSpec, ...],
                               methods: tuple[Any, ...]) -> str | None:
         names: set[str] = set()
@@ -383,7 +424,7 @@ class SimNode:
 
     def _configuration(self) -> dict[str, Any]:
         return {
-            "lightning-dir": self.lightning_dir,
+            "lightning-dir": self.lightning_dir,  # absolute, as lightningd's
             "rpc-file": RPC_FILENAME,
             "startup": self.startup,
             "network": self.market.network,
@@ -489,6 +530,8 @@ class SimNode:
             raise RpcError(PLUGIN_ERROR, f"{plugin.path}: opening pipe: {e.strerror or e}")
         self._send_getmanifest(plugin)
         ok = await self._await_manifest(plugin)
+        if ok and plugin in self._check_hook_order():
+            ok = False
         if ok:
             problem = self._bind_start_options(plugin, options)
             if problem is not None:
@@ -686,11 +729,14 @@ class SimNode:
         from revops.sim.schemas import (
             SchemaViolation,
             has_schema,
+            validate_hook,
             validate_notification,
             validate_response,
         )
         try:
-            if part == "notification":
+            if part == "hook":
+                validate_hook(name, "request", obj)
+            elif part == "notification":
                 if has_schema(f"notification/{name}"):
                     validate_notification(name, obj)
             elif has_schema(name):
@@ -778,6 +824,9 @@ class SimNode:
                     job.done.set_exception(RpcError(LIGHTNINGD, "lightningd is shutting down"))
                 raise
             except Exception as e:  # noqa: BLE001 - it goes to whoever asked
+                if isinstance(e, Fatal):
+                    # The node is dying; shutdown() reports why.
+                    e = RpcError(LIGHTNINGD, "lightningd is shutting down")
                 if not job.done.done():
                     job.done.set_exception(e)
             else:
@@ -795,15 +844,15 @@ class SimNode:
             wake = self._next_wakeup
             if wake is not None and now < wake < end:
                 end = wake
-            produced = self.market.advance(end)
+            notes += await self._advance_market(end)
+            if self.fatal_message is not None:
+                raise Fatal(self.fatal_message)
             if float(self.market.now) <= now:
                 raise RuntimeError(f"market did not advance from {now} to {end}")
             steps += 1
             self.steps += 1
-            notes += len(produced)
             self._wake_changed()
-            self._deliver(produced)
-            await asyncio.gather(*(p.drain() for p in self.plugins))
+            await asyncio.gather(*(p.drain(self.config.stdin_grace) for p in self.plugins))
             self._next_wakeup = await self._simclock(float(self.market.now))
             if progress is not None:
                 progress(float(self.market.now))
@@ -812,6 +861,40 @@ class SimNode:
         return {"now": float(self.market.now),
                 "advanced_seconds": float(self.market.now) - start,
                 "steps": steps, "notifications": notes}
+
+    async def _advance_market(self, end: float) -> int:
+        """Advance the market to ``end`` and send its notifications; with an
+        ``htlc_accepted`` hook, stop at each held HTLC for the chain. The
+        number of notifications sent."""
+        hooked = self.market.htlc_hooked = self._hooks.active()
+        sent = 0
+        while True:
+            produced = self.market.advance(end)
+            sent += len(produced)
+            self._deliver(produced)
+            if not hooked:
+                return sent
+            held = self.market.take_held()
+            if not held or self.fatal_message is not None:
+                return sent
+            await self._hooks.settle(held)
+
+    def validate_hook_request(self, hook: str, params: dict[str, Any]) -> None:
+        """With ``--validate``: what we send a hook must match CLN's schema."""
+        if self.config.validate:
+            self._validate("hook", hook, params)
+
+    def deliver_market_notes(self) -> None:
+        """Send what the market queued outside a step (a late hook verdict)."""
+        self._deliver(self.market.take_notes())
+
+    def fatal(self, message: str) -> None:
+        """lightningd's ``fatal()``: log it BROKEN and go down (the run
+        ends with this message and exit code 1)."""
+        if self.fatal_message is None:
+            self.fatal_message = message
+            self.log.log("lightningd", "broken", message)
+        self.request_stop()
 
     async def advance(self, seconds: float,
                       progress: Callable[[float], None] | None = None) -> dict[str, Any]:
@@ -870,6 +953,8 @@ class SimNode:
         if self._shutdown_task is None:
             self._shutdown_task = asyncio.get_running_loop().create_task(self._shutdown())
         await asyncio.shield(self._shutdown_task)
+        if self.fatal_message is not None:
+            raise Fatal(self.fatal_message)
 
     async def _shutdown(self) -> None:
         self.running = False
@@ -890,7 +975,8 @@ class SimNode:
         interested, others = [], []
         for plugin in list(self.plugins):
             plugin.exit_level = "debug"
-            if plugin.state is PluginState.INIT_COMPLETE and plugin.subscribed("shutdown"):
+            if (plugin.state is PluginState.INIT_COMPLETE and plugin.subscribed("shutdown")
+                    and self.fatal_message is None):
                 plugin.send_bytes(notification_bytes("shutdown", {}))
                 interested.append(plugin)
             else:

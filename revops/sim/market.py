@@ -32,6 +32,16 @@ The model, and where it follows lightningd v26.06:
   ``updated_index`` and emits forward_event again. ``local_failed`` rows
   have no ``out_msat``/``fee_msat``/``resolved_time`` and never get an
   ``updated_index``, exactly as in CLN's wallet.
+- ``htlc_accepted``: while a plugin has the hook (the host sets
+  ``htlc_hooked``), every HTLC lightningd accepts (one to forward, before
+  any forwarding check, or one paying our invoice) is *held*: it stays in
+  flight on its channel, ``advance`` returns at that instant, and the host
+  runs the hook chain (hook_runner.py) and calls :meth:`Market.release`
+  with the verdict: ``continue`` forwards it as above (through the
+  ``forward_to`` the chain chose), ``fail`` fails it back with no
+  ``listforwards`` row (lightningd records none; the ledger counts it per
+  failure code), ``resolve`` settles it. No simulated time passes while a
+  prompt chain runs, so every ``continue`` gives exactly the run with no hook.
 - Channels close as CLN's do: CHANNELD_NORMAL -> CHANNELD_SHUTTING_DOWN ->
   CLOSINGD_SIGEXCHANGE -> CLOSINGD_COMPLETE -> (next block) FUNDING_SPEND_SEEN
   -> ONCHAIN, and 100 blocks later -> CLOSED (``channel_state_changed``),
@@ -56,6 +66,7 @@ Seam with the host (fixed): ``Market(scenario, seed)``, ``now``, ``node_id``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -67,6 +78,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from revops.sim.htlc_hook import HeldHtlc, OnionPayload, Verdict, encode_payload
 from revops.sim.jsonrpc import RpcError
 from revops.sim.scenario import DAY, ChannelSpec, Fault, Flow, Scenario, derive_pubkey
 
@@ -78,9 +90,11 @@ STATUS_BY_NAME = {v: k for k, v in STATUS_NAMES.items()}
 
 WIRE_TEMPORARY_CHANNEL_FAILURE = 0x1007  # 4103
 WIRE_FEE_INSUFFICIENT = 0x100C  # 4108
+WIRE_INCORRECT_CLTV_EXPIRY = 0x100D  # 4109
 WIRE_UNKNOWN_NEXT_PEER = 0x400A  # 16394
 FAILREASONS = {WIRE_TEMPORARY_CHANNEL_FAILURE: "WIRE_TEMPORARY_CHANNEL_FAILURE",
                WIRE_FEE_INSUFFICIENT: "WIRE_FEE_INSUFFICIENT",
+               WIRE_INCORRECT_CLTV_EXPIRY: "WIRE_INCORRECT_CLTV_EXPIRY",
                WIRE_UNKNOWN_NEXT_PEER: "WIRE_UNKNOWN_NEXT_PEER"}
 
 BLOCK_INTERVAL_S = 600.0
@@ -208,6 +222,7 @@ class Channel:
         self.volume_in_msat = 0
         self.local_failed_out = 0
         self.failed_out = 0
+        self.hook_failed_out = 0  # failed by the htlc_accepted hook (no forward row)
         # Our own circular payments (rebalances), see payments.py.
         self.rebalanced_in_msat = 0
         self.rebalanced_out_msat = 0
@@ -386,6 +401,13 @@ class Market:
         self.forwards_offered = 0
         self.attempts = 0
         self._hist_fees_msat = 0
+        # The htlc_accepted hook (see the module docstring): set by the host.
+        self.htlc_hooked = False
+        self._held: list[HeldHtlc] = []
+        self.holding: dict[tuple[int, int], HeldHtlc] = {}
+        self.forwards_hook_failed = 0
+        self.hook_failcodes: dict[str, int] = {}
+        self.hook_resolved_msat = 0
 
         tag = f"{scenario.name}"
         for i, spec in enumerate(scenario.channels):
@@ -434,6 +456,8 @@ class Market:
             self.now = max(self.now, t)
             if kind == "arrival":
                 self._on_arrival(payload)
+                if self._held:
+                    break  # an HTLC waits for the htlc_accepted hook: back to the host
             elif kind == "resolve":
                 self._on_resolve(*payload)
             elif kind == "block":
@@ -449,9 +473,57 @@ class Market:
             elif kind == "hook":
                 fn, args = payload
                 fn(*args)
-        self.now = max(self.now, until)
+                if self._held:
+                    break  # our payment reached us: the htlc_accepted hook first
+        else:
+            self.now = max(self.now, until)
         notes, self._notes = self._notes, []
         return notes
+
+    def take_notes(self) -> list[tuple[str, dict[str, Any]]]:
+        """Notifications queued outside :meth:`advance` (a late hook verdict)."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    # -- the htlc_accepted hook -------------------------------------------------
+
+    def hold(self, held: HeldHtlc) -> None:
+        """Keep an accepted HTLC in flight until the hook's verdict;
+        :meth:`advance` stops after the current event."""
+        ch = self.channels[held.in_channel]
+        ch.htlcs_in[held.in_htlc] = (held.amount_msat, held.payment_hash, held.cltv_expiry)
+        ch.in_flight_in_msat += held.amount_msat
+        self.holding[(held.in_channel, held.in_htlc)] = held
+        self._held.append(held)
+
+    def take_held(self) -> list[HeldHtlc]:
+        """The HTLCs held since the last call, for the host's hook chain."""
+        held, self._held = self._held, []
+        return held
+
+    def release(self, held: HeldHtlc, verdict: Verdict) -> None:
+        """The chain's verdict: the HTLC leaves the hook and goes on."""
+        if self.holding.pop((held.in_channel, held.in_htlc), None) is None:
+            return
+        ch = self.channels[held.in_channel]
+        del ch.htlcs_in[held.in_htlc]
+        ch.in_flight_in_msat -= held.amount_msat
+        held.resume(held, verdict)
+
+    def count_hook_failure(self, verdict: Verdict) -> None:
+        """The ledger's view of an HTLC the hook failed: per failure code
+        (``onion`` for a failure_onion, whose code nobody here can read)."""
+        code = verdict.failcode
+        key = "onion" if code is None else str(code)
+        self.hook_failcodes[key] = self.hook_failcodes.get(key, 0) + 1
+
+    def hook_resolved(self, ch: Channel, amount_msat: int) -> None:
+        """The hook resolved an incoming HTLC with its preimage: we are paid."""
+        ch.to_us_msat += amount_msat
+        ch.max_to_us_msat = max(ch.max_to_us_msat, ch.to_us_msat)
+        ch.in_fulfilled += 1
+        ch.in_fulfilled_msat += amount_msat
+        self.hook_resolved_msat += amount_msat
 
     def next_event_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -526,36 +598,89 @@ class Market:
         a.next_in_htlc += 1
         a.in_offered += 1
         a.in_offered_msat += in_msat
+        out_cltv = self.blockheight + OUR_CLTV_DELTA + 18
+        if self.htlc_hooked:
+            assert a.scid is not None and b.scid is not None
+            self.hold(HeldHtlc(
+                a.idx, a.peer_id, a.scid, in_htlc, in_msat, out_cltv + OUR_CLTV_DELTA,
+                self.htlc_payment_hash(a.idx, in_htlc), now, False,
+                encode_payload(OnionPayload(out_msat, out_cltv, b.scid)), b.channel_id,
+                functools.partial(self._forward_verdict, hold=hold,
+                                  downstream_fails=downstream_fails)))
+            return
+        self._forward(a, b, b.scid, in_htlc, in_msat, out_msat, out_cltv + OUR_CLTV_DELTA,
+                      out_cltv, now, hold, downstream_fails)
+
+    def _forward(self, a: Channel, b: Channel | None, out_scid: str | None, in_htlc: int,
+                 in_msat: int, out_msat: int, in_cltv: int, out_cltv: int, received: float,
+                 hold: float, downstream_fails: bool) -> None:
+        """lightningd's ``forward_htlc`` for an HTLC accepted on ``a``: a
+        ``local_failed`` row, or an outgoing HTLC on ``b`` that resolves
+        after ``hold`` seconds (``b`` None: no channel by that id)."""
+        now = self.now
         failcode = 0
-        if b.state != NORMAL:
+        if b is None or b.state != NORMAL:
             failcode = WIRE_UNKNOWN_NEXT_PEER
-        elif not b.accepts_fee(out_msat, paid_fee, now):
+        elif not b.accepts_fee(out_msat, in_msat - out_msat, now):
             failcode = WIRE_FEE_INSUFFICIENT
+        elif in_cltv - out_cltv < OUR_CLTV_DELTA:
+            failcode = WIRE_INCORRECT_CLTV_EXPIRY
         elif (b.spendable_msat() < out_msat
               or len(b.htlcs_out) + len(b.htlcs_in) + self._background(b, now)
               >= b.spec.max_accepted_htlcs):
             failcode = WIRE_TEMPORARY_CHANNEL_FAILURE
         if failcode:
-            ci = self.forwards.add(a.idx, b.idx, in_htlc, -1, in_msat, 0, LOCAL_FAILED,
-                                   failcode, now)
+            out_idx = b.idx if b is not None else self._by_scid[out_scid].idx \
+                if out_scid in self._by_scid else -1
+            ci = self.forwards.add(a.idx, out_idx, in_htlc, -1, in_msat, 0, LOCAL_FAILED,
+                                   failcode, received)
             self.forwards_local_failed += 1
-            b.local_failed_out += 1
+            if out_idx >= 0:
+                self.channels[out_idx].local_failed_out += 1
             self._emit_forward(ci - 1, created=True)
             return
+        assert b is not None
         out_htlc = b.next_out_htlc
         b.next_out_htlc += 1
         b.out_offered += 1
         b.out_offered_msat += out_msat
-        ci = self.forwards.add(a.idx, b.idx, in_htlc, out_htlc, in_msat, out_msat, OFFERED, 0, now)
+        ci = self.forwards.add(a.idx, b.idx, in_htlc, out_htlc, in_msat, out_msat, OFFERED, 0,
+                               received)
         self.forwards_offered += 1
-        phash = self.payment_hash(ci)
-        expiry = self.blockheight + OUR_CLTV_DELTA + 18
-        a.htlcs_in[in_htlc] = (in_msat, phash, expiry + OUR_CLTV_DELTA)
+        phash = self.htlc_payment_hash(a.idx, in_htlc)
+        a.htlcs_in[in_htlc] = (in_msat, phash, in_cltv)
         a.in_flight_in_msat += in_msat
-        b.htlcs_out[out_htlc] = (out_msat, phash, expiry)
+        b.htlcs_out[out_htlc] = (out_msat, phash, out_cltv)
         b.in_flight_out_msat += out_msat
         self._emit_forward(ci - 1, created=True)
         self._push(now + hold, "resolve", (ci - 1, downstream_fails))
+
+    def _forward_verdict(self, held: HeldHtlc, verdict: Verdict, hold: float,
+                         downstream_fails: bool) -> None:
+        """A held forward's verdict (:meth:`release` has taken it off the
+        hook); ``hold`` and ``downstream_fails`` are the sender's draws."""
+        a = self.channels[held.in_channel]
+        onion = held.onion
+        if verdict.result == "continue" and not isinstance(onion, OnionPayload):
+            # The chain replaced the payload with one that does not parse.
+            verdict = Verdict("fail", failure_message=onion.failure_message())
+        if verdict.result == "fail":
+            # Failed back: for lightningd no forward ever existed.
+            self.forwards_hook_failed += 1
+            target = self.channel_by_id(held.forward_to) if held.forward_to else None
+            if target is not None:
+                target.hook_failed_out += 1
+            self.count_hook_failure(verdict)
+            return
+        if verdict.result == "resolve":
+            self.hook_resolved(a, held.amount_msat)
+            return
+        assert isinstance(onion, OnionPayload)
+        b = self.channel_by_id(held.forward_to) if held.forward_to else None
+        out_scid = b.scid if b is not None else onion.short_channel_id
+        self._forward(a, b, out_scid, held.in_htlc, held.amount_msat, onion.forward_msat,
+                      held.cltv_expiry, onion.outgoing_cltv, held.received, hold,
+                      downstream_fails)
 
     def _on_resolve(self, row: int, downstream_fails: bool) -> None:
         st = self.forwards
@@ -609,10 +734,18 @@ class Market:
     def payment_hash(self, created_index: int) -> str:
         return _hex("payment", self.seed, created_index)
 
+    def htlc_payment_hash(self, in_channel: int, in_htlc: int) -> str:
+        """A forward's payment hash, known from the moment its HTLC arrives
+        (the hook shows it, forward_event repeats it). ``_hex`` of the same
+        parts, spelled out: it runs for every forward_event."""
+        return hashlib.sha256(f"payment:{self.seed}:{in_channel}:{in_htlc}".encode()).hexdigest()
+
     # -- notifications ------------------------------------------------------------
 
     def _emit_forward(self, row: int, created: bool) -> None:
-        payload = self.forward_json(row, payment_hash=self.payment_hash(row + 1),
+        st = self.forwards
+        payload = self.forward_json(row, payment_hash=self.htlc_payment_hash(st.in_ch[row],
+                                                                             st.in_htlc[row]),
                                     created=created, updated=not created)
         self._notes.append(("forward_event", payload))
 
@@ -1151,6 +1284,7 @@ class Market:
                 "forwards_settled_out": ch.settled_out, "forwards_settled_in": ch.settled_in,
                 "forwards_failed_out": ch.failed_out,
                 "forwards_local_failed_out": ch.local_failed_out,
+                "forwards_hook_failed_out": ch.hook_failed_out,
                 "volume_out_msat": ch.volume_out_msat, "volume_in_msat": ch.volume_in_msat,
                 "capacity_msat": ch.capacity_msat, "to_us_msat": ch.to_us_msat,
                 "spendable_msat": ch.spendable_msat(),
@@ -1172,6 +1306,10 @@ class Market:
             "forwards_failed": self.forwards_failed + self.forwards_local_failed,
             "forwards_local_failed": self.forwards_local_failed,
             "forwards_downstream_failed": self.forwards_failed,
+            # htlc_accepted: failed back by the hook (no forward row), per failure code.
+            "forwards_hook_failed": self.forwards_hook_failed,
+            "hook_failcodes": dict(sorted(self.hook_failcodes.items())),
+            "hook_resolved_msat": self.hook_resolved_msat,
             "forwards_offered": self.forwards_offered,
             "payment_attempts": self.attempts,
             "fee_updates": self.fee_updates,

@@ -206,8 +206,12 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
 def _htlcs_json(m: Market, ch: Channel) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for hid, (amount, phash, expiry) in ch.htlcs_in.items():
-        out.append({"direction": "in", "id": hid, "amount_msat": amount, "expiry": expiry,
-                    "payment_hash": phash, "state": "RCVD_ADD_ACK_REVOCATION"})
+        entry = {"direction": "in", "id": hid, "amount_msat": amount, "expiry": expiry,
+                 "payment_hash": phash, "state": "RCVD_ADD_ACK_REVOCATION"}
+        held = m.holding.get((ch.idx, hid))
+        if held is not None and held.waiting_on is not None:
+            entry["status"] = f"Waiting for the htlc_accepted hook of plugin {held.waiting_on}"
+        out.append(entry)
     for hid, (amount, phash, expiry) in ch.htlcs_out.items():
         out.append({"direction": "out", "id": hid, "amount_msat": amount, "expiry": expiry,
                     "payment_hash": phash, "state": "SENT_ADD_ACK_REVOCATION"})

@@ -37,6 +37,14 @@ the invoice is paid, and ``invoice_payment`` and ``sendpay_success`` go
 out; on failure nothing moves and ``sendpay_failure`` carries lightningd's
 routing-failure object (erring index, node, channel, direction, failcode).
 
+The ``htlc_accepted`` hook: while a plugin has it, our payment's HTLC,
+once it reaches our last channel, is held for the hook (``market.hold``)
+before the invoice check, and goes on with the verdict: ``continue`` (with
+the hook's ``invoice_msat`` if it gave one), ``fail`` (the payment fails
+at its destination, us, with the hook's failure message, or as an
+unreadable reply for a ``failure_onion``), ``resolve`` (the payment
+succeeds with the hook's preimage and the invoice stays unpaid).
+
 Deviations from CLN, by design: a route through our own node in the
 middle fails there (WIRE_TEMPORARY_CHANNEL_FAILURE; lightningd would
 forward it: disable our node in askrene to keep routes off it); payments
@@ -49,6 +57,8 @@ on restart; persistent askrene layers are in the datastore).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import math
 import random
@@ -58,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from revops.sim import routing
 from revops.sim.askrene import Askrene
+from revops.sim.htlc_hook import HeldHtlc, OnionPayload, Verdict, encode_payload
 from revops.sim.jsonrpc import (
     INVOICE_LABEL_ALREADY_EXISTS,
     INVOICE_NOT_FOUND,
@@ -67,6 +78,7 @@ from revops.sim.jsonrpc import (
     PAY_IN_PROGRESS,
     PAY_RHASH_ALREADY_USED,
     PAY_TRY_OTHER_ROUTE,
+    PAY_UNPARSEABLE_ONION,
     RpcError,
 )
 from revops.sim.market import NORMAL, OUR_CLTV_DELTA, fee_msat
@@ -189,13 +201,22 @@ class Failure:
     erring_node: str | None
     erring_channel: str | None = None
     erring_direction: int = 0
+    # The failure message as it came (the htlc_accepted hook's), hex.
+    raw_message: str | None = None
+    # A reply nobody could decrypt (the hook's failure_onion), hex.
+    onionreply: str | None = None
 
     @property
     def message(self) -> str:
+        if self.onionreply is not None:
+            return "Malformed error reply"
         return f"failed: {FAILCODE_NAMES.get(self.failcode, 'WIRE_UNKNOWN')} ({self.detail})"
 
     def fields(self) -> dict[str, Any]:
-        """``json_add_routefail_info``."""
+        """``json_add_routefail_info`` (or, for an unreadable reply, the
+        ``onionreply``)."""
+        if self.onionreply is not None:
+            return {"onionreply": self.onionreply}
         out: dict[str, Any] = {"erring_index": self.erring_index, "failcode": self.failcode}
         if self.failcode in FAILCODE_NAMES:
             out["failcodename"] = FAILCODE_NAMES[self.failcode]
@@ -204,6 +225,8 @@ class Failure:
         if self.erring_channel is not None:
             out["erring_channel"] = self.erring_channel
             out["erring_direction"] = self.erring_direction
+        if self.raw_message is not None:
+            out["raw_message"] = self.raw_message
         return out
 
 
@@ -786,13 +809,8 @@ class PaymentEngine:
                        node_id_idx(route[k - 1].node_id, route[k].node_id))
 
     def _resolve(self, p: Payment, plan: _Plan) -> None:
-        first = self.m.channels[p.first_channel]
-        amount0 = p.route[0].amount_msat
-        first.htlcs_out.pop(p.htlc_id, None)
-        first.in_flight_out_msat -= amount0
+        self._release_first(p)
         failure = plan.failure
-        last: Channel | None = None
-        inv: Invoice | None = None
         if failure is None:
             last = self.m.channels[plan.last_channel]
             n = len(p.route)
@@ -800,10 +818,78 @@ class PaymentEngine:
                     or len(last.htlcs_in) + len(last.htlcs_out) + self.m.background_htlcs(last)
                     >= last.spec.max_accepted_htlcs):
                 failure = self._remote_failure(p.route, n - 1, WIRE_TEMPORARY_CHANNEL_FAILURE)
+            elif self.m.htlc_hooked:
+                self._hold_at_us(p, plan, last)
+                return
+        self._finish(p, plan, failure)
+
+    def _release_first(self, p: Payment) -> None:
+        """The HTLC on our first channel resolves (once)."""
+        first = self.m.channels[p.first_channel]
+        if first.htlcs_out.pop(p.htlc_id, None) is not None:
+            first.in_flight_out_msat -= p.route[0].amount_msat
+
+    def _hold_at_us(self, p: Payment, plan: _Plan, last: Channel) -> None:
+        """Our payment's HTLC has reached us: show it to the htlc_accepted
+        hook first (the HTLC on our first channel waits with it)."""
+        first = self.m.channels[p.first_channel]
+        first.htlcs_out[p.htlc_id] = (p.route[0].amount_msat, p.payment_hash,
+                                      self.m.blockheight + 1 + p.route[0].delay)
+        first.in_flight_out_msat += p.route[0].amount_msat
+        in_htlc = last.next_in_htlc
+        last.next_in_htlc += 1
+        last.in_offered += 1
+        last.in_offered_msat += p.amount_msat
+        cltv = self.m.blockheight + 1 + p.route[-1].delay
+        total = p.amount_msat if p.payment_secret is not None else None
+        assert last.scid is not None
+        self.m.hold(HeldHtlc(
+            last.idx, last.peer_id, last.scid, in_htlc, p.amount_msat, cltv, p.payment_hash,
+            self.m.now, True,
+            encode_payload(OnionPayload(p.amount_msat, cltv, None, p.payment_secret, total)),
+            None, functools.partial(self._final_verdict, p=p, plan=plan)))
+
+    def _final_verdict(self, held: HeldHtlc, verdict: Verdict, p: Payment,
+                       plan: _Plan) -> None:
+        n = len(p.route)
+        if verdict.result == "continue" and not isinstance(held.onion, OnionPayload):
+            verdict = Verdict("fail", failure_message=held.onion.failure_message())
+        if verdict.result == "fail":
+            self.m.count_hook_failure(verdict)
+            code = verdict.failcode
+            if code is None:
+                onion = verdict.failure_onion if verdict.failure_onion is not None \
+                    else verdict.failure_message or b""
+                failure = Failure(PAY_UNPARSEABLE_ONION, 0, "Malformed error reply", n,
+                                  None, onionreply=onion.hex())
             else:
-                inv, _why = self._check_invoice(p)
+                assert verdict.failure_message is not None
+                failure = dataclasses.replace(self._remote_failure(p.route, n, code),
+                                              raw_message=verdict.failure_message.hex())
+            self._finish(p, plan, failure, counted=True)
+        elif verdict.result == "resolve":
+            self._finish(p, plan, None, counted=True, preimage=verdict.payment_key)
+        else:
+            self._finish(p, plan, None, counted=True, invoice_msat=held.invoice_msat)
+
+    def _finish(self, p: Payment, plan: _Plan, failure: Failure | None,
+                counted: bool = False, invoice_msat: int | None = None,
+                preimage: str | None = None) -> None:
+        """The payment's end: failed with ``failure``, or the HTLC at our
+        last channel goes to the invoice check (``preimage``: the hook
+        resolved it, no invoice involved). ``counted``: its incoming HTLC
+        was already numbered when it was held."""
+        self._release_first(p)
+        first = self.m.channels[p.first_channel]
+        amount0 = p.route[0].amount_msat
+        last: Channel | None = None
+        inv: Invoice | None = None
+        if failure is None:
+            last = self.m.channels[plan.last_channel]
+            if preimage is None:
+                inv, _why = self._check_invoice(p, invoice_msat)
                 if inv is None:
-                    failure = self._remote_failure(p.route, n,
+                    failure = self._remote_failure(p.route, len(p.route),
                                                    WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS)
         now = int(self.m.now)
         p.completed_at = now
@@ -817,15 +903,16 @@ class PaymentEngine:
             self.m.emit("sendpay_failure", {"code": failure.code, "message": failure.message,
                                             "data": {**p.fields(), **failure.fields()}})
             return
-        assert last is not None and inv is not None
+        assert last is not None
         # Balances move: out on the first channel, in on the last.
         first.to_us_msat -= amount0
         first.min_to_us_msat = min(first.min_to_us_msat, first.to_us_msat)
         first.out_fulfilled += 1
         first.out_fulfilled_msat += amount0
-        last.next_in_htlc += 1
-        last.in_offered += 1
-        last.in_offered_msat += p.amount_msat
+        if not counted:
+            last.next_in_htlc += 1
+            last.in_offered += 1
+            last.in_offered_msat += p.amount_msat
         last.in_fulfilled += 1
         last.in_fulfilled_msat += p.amount_msat
         last.to_us_msat += p.amount_msat
@@ -837,17 +924,22 @@ class PaymentEngine:
         first.rebalanced_out_msat += amount0
         self.rebalanced_msat += p.amount_msat
         self.rebalances_succeeded += 1
-        self._pay_invoice(inv, p.amount_msat, now)
+        if inv is not None:
+            self._pay_invoice(inv, p.amount_msat, now)
+            preimage = inv.preimage
         p.status = "complete"
-        p.preimage = inv.preimage
+        p.preimage = preimage
         p.updated_index = self.sendpay_index.bump("updated", self._wait_details(
             "complete", p.partid, p.groupid, p.payment_hash))
-        self.m.emit("invoice_payment", {"msat": p.amount_msat, "preimage": inv.preimage,
-                                        "label": inv.label})
+        if inv is not None:
+            self.m.emit("invoice_payment", {"msat": p.amount_msat, "preimage": inv.preimage,
+                                            "label": inv.label})
         self.m.emit("sendpay_success", p.fields())
 
-    def _check_invoice(self, p: Payment) -> tuple[Invoice | None, str]:
-        """lightningd's ``invoice_check_payment`` (the error text is only logged)."""
+    def _check_invoice(self, p: Payment, invoice_msat: int | None = None
+                       ) -> tuple[Invoice | None, str]:
+        """lightningd's ``invoice_check_payment`` (the error text is only
+        logged); ``invoice_msat``: the amount the htlc_accepted hook set."""
         inv = self._invoice_by_hash.get(p.payment_hash)
         h = p.payment_hash
         if inv is None:
@@ -858,13 +950,14 @@ class PaymentEngine:
             return None, f"Attempt to pay {h} without secret"
         if p.payment_secret != inv.secret:
             return None, f"Attempt to pay {h} with wrong secret"
-        if inv.amount_msat is not None:
-            if p.amount_msat < inv.amount_msat:
+        expected = invoice_msat if invoice_msat is not None else inv.amount_msat
+        if expected is not None:
+            if p.amount_msat < expected:
                 return None, (f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} < "
-                              f"{msat_text(inv.amount_msat)}")
-            if p.amount_msat > 2 * inv.amount_msat:
+                              f"{msat_text(expected)}")
+            if p.amount_msat > 2 * expected:
                 return None, (f"Attempt to pay {h} with amount {msat_text(p.amount_msat)} > "
-                              f"{msat_text(2 * inv.amount_msat)}")
+                              f"{msat_text(2 * expected)}")
         return inv, ""
 
     def _pay_invoice(self, inv: Invoice, amount: int, now: int) -> None:

@@ -125,6 +125,8 @@ class Plugin:
         self.nonnumericids = False
         self.dead = False
         self.kill_reason: str | None = None
+        # Set while the plugin leaves its stdin unread (see drain()).
+        self.not_reading = False
         self._lightning_dir = lightning_dir
         self._env = dict(env)
         self._log = log
@@ -245,11 +247,34 @@ class Plugin:
             # The reader sees the EOF and reports the death.
             pass
 
-    async def drain(self) -> None:
+    def stdin_backlog(self) -> int:
+        """Bytes written to the plugin that its pipe has not taken yet."""
+        if self._proc is None or self._proc.stdin is None:
+            return 0
+        return self._proc.stdin.transport.get_write_buffer_size()
+
+    async def drain(self, grace: float) -> None:
+        """Wait, at most ``grace`` seconds, for the plugin to read what was
+        written to it. lightningd never waits on a plugin (its queue of
+        output has no bound): a plugin that reads nothing within ``grace``
+        is marked ``not_reading`` and not waited for again until its
+        backlog is gone; what it is sent meanwhile piles up in memory."""
         if self.dead or self._proc is None or self._proc.stdin is None:
             return
+        backlog = self.stdin_backlog()
+        if backlog == 0:
+            self.not_reading = False
+            return
+        if self.not_reading:
+            return
         try:
-            await self._proc.stdin.drain()
+            await asyncio.wait_for(self._proc.stdin.drain(), grace)
+        except TimeoutError:
+            self.not_reading = True
+            self._log.log(self.log_source, "info",
+                          f"not reading its input ({self.stdin_backlog()} bytes queued): "
+                          "lightningd does not wait for a plugin, so neither does the "
+                          "simulation; its messages queue until it reads")
         except (OSError, RuntimeError, ConnectionError):
             pass
 

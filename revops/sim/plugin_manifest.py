@@ -17,7 +17,9 @@ they end up in the node log and in ``plugin start`` errors:
 - rpcmethods need a string ``name``, ``description`` and ``usage``;
 - ``subscriptions`` are strings (unknown topics are only logged);
 - ``notifications`` may not claim a topic lightningd itself emits;
-- ``hooks`` must name hooks lightningd has.
+- ``hooks`` must name hooks lightningd has, once each per plugin; an
+  object may carry ``before``/``after`` (plugin names, for the calling
+  order) and ``filters`` (only where the hook takes them).
 
 Option values follow ccan/opt as lightningd uses it: ``int`` is C
 ``strtol(..., 0)`` into a 64-bit long (``'x' is not a number``, ``'x' is out
@@ -37,13 +39,16 @@ from typing import Any
 OPTION_TYPES = ("string", "int", "bool", "flag")
 
 # Hooks lightningd offers (plugin_hook.c REGISTER_PLUGIN_HOOK users). The sim
-# never calls them, but a plugin may register them as on a real node.
+# calls ``htlc_accepted`` (hook_runner.py); a plugin may register the others
+# as on a real node, and they are never called.
 KNOWN_HOOKS = frozenset({
     "peer_connected", "commitment_revocation", "db_write", "invoice_payment",
     "openchannel", "openchannel2", "openchannel2_changed", "openchannel2_sign",
     "rbf_channel", "htlc_accepted", "rpc_command", "custommsg",
     "onion_message_recv", "onion_message_recv_secret", "recover",
 })
+# Hooks registered with REGISTER_PLUGIN_HOOK_STRFILTER / _INTFILTER.
+_HOOK_FILTERS = {"rpc_command": str, "custommsg": int}
 
 # Options lightningd itself owns: a plugin cannot take these names.
 LIGHTNINGD_OPTIONS = frozenset({
@@ -101,6 +106,16 @@ class MethodDecl:
 
 
 @dataclass(frozen=True)
+class HookSpec:
+    """One hook registration: the hook and the plugins this one must be
+    called ``before`` / ``after`` (names or paths, as ``plugin_paths_match``)."""
+
+    name: str
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Manifest:
     options: tuple[OptionSpec, ...] = ()
     methods: tuple[MethodDecl, ...] = ()
@@ -111,6 +126,7 @@ class Manifest:
     nonnumericids: bool = True
     cancheck: bool = False
     disable: str | None = None
+    hook_specs: tuple[HookSpec, ...] = ()
 
 
 def _text(value: Any) -> str:
@@ -330,15 +346,48 @@ def parse_manifest(response: Any, native: frozenset[str] | None = None) -> Manif
                 raise ManifestError(f"result.subscriptions[{i}] is not a string: '{_text(s)}'")
             subs.append(s)
 
-    hooks: list[str] = []
-    for h in result.get("hooks") or ():
-        name = h.get("name") if isinstance(h, dict) else h
-        if isinstance(h, dict) and name is None:
-            raise ManifestError(f"no name in hook obj {_text(h)}")
-        if not isinstance(name, str) or name not in KNOWN_HOOKS:
-            raise ManifestError(f"could not register hook '{_text(name)}', either the name "
-                                "doesn't exist or another plugin already registered it.")
-        hooks.append(name)
+    hook_specs = tuple(_hooks(result.get("hooks") or ()))
+    hooks = [h.name for h in hook_specs]
 
     return Manifest(options, methods, tuple(subs), tuple(hooks), tuple(topics), dynamic,
-                    nonnumeric, cancheck)
+                    nonnumeric, cancheck, hook_specs=hook_specs)
+
+
+def _hooks(raw: Any) -> list[HookSpec]:
+    """``plugin_hooks_add`` + ``plugin_hook_register``'s checks."""
+    out: list[HookSpec] = []
+    for h in raw:
+        if isinstance(h, dict):
+            name = h.get("name")
+            if name is None:
+                raise ManifestError(f"no name in hook obj {_text(h)}")
+            before, after = _names(h.get("before")), _names(h.get("after"))
+            filters = h.get("filters")
+        else:
+            name, before, after, filters = h, (), (), None
+        name = _text(name)
+        if name not in KNOWN_HOOKS:
+            raise ManifestError(f"Unknown hook name {name}")
+        if filters is not None:
+            kind = _HOOK_FILTERS.get(name)
+            if kind is None:
+                raise ManifestError(f"Hook {name} does not allow filters")
+            if not isinstance(filters, list):
+                raise ManifestError("filters token must be an array")
+            for f in filters:
+                if kind is str and not isinstance(f, str):
+                    raise ManifestError(f"filters must be array of strings, not '{_text(f)}'")
+                if kind is int and (not isinstance(f, int) or isinstance(f, bool) or f < 0):
+                    raise ManifestError("filters must be array of unsigned integers, not "
+                                        f"'{_text(f)}'")
+        if any(s.name == name for s in out):
+            raise ManifestError(f"Registered for hook {name} multiple times")
+        out.append(HookSpec(name, before, after))
+    return out
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    """A ``before``/``after`` list (lightningd takes each element's text)."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(_text(x) for x in raw)

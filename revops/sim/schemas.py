@@ -108,8 +108,8 @@ def to_json_schema(node: Any, side: str = "response") -> Any:
 
 @functools.lru_cache(maxsize=None)
 def raw_schema(name: str) -> dict[str, Any]:
-    """The CLN schema file for a method (``listforwards``) or a notification
-    (``notification/forward_event``)."""
+    """The CLN schema file for a method (``listforwards``), a notification
+    (``notification/forward_event``) or a hook (``hook/htlc_accepted``)."""
     path = resources.files("revops.sim").joinpath("cln_schemas", *f"{name}.json".split("/"))
     with path.open("r", encoding="utf-8") as f:
         return json.load(f)
@@ -128,6 +128,9 @@ def _validator(name: str, part: str) -> Any:
     import jsonschema  # optional: only the tests and --validate need it
 
     side = "request" if part == "request" else "response"
+    if name.startswith("hook/"):
+        # A hook's request is what lightningd writes; its response, the input.
+        side = "response" if part == "request" else "request"
     schema = to_json_schema(raw_schema(name)[part], side)
     if "type" not in schema:
         schema = {"type": "object", **schema}
@@ -163,6 +166,12 @@ def validate_request(method: str, params: dict[str, Any]) -> None:
 def validate_notification(topic: str, payload: dict[str, Any]) -> None:
     """Validate a notification's payload (the object under the topic key)."""
     _check(f"notification/{topic}", "response", payload)
+
+
+def validate_hook(hook: str, part: str, obj: dict[str, Any]) -> None:
+    """Validate what lightningd sends a hook (``part="request"``, checked
+    as lightningd writes it) or a plugin's answer (``"response"``)."""
+    _check(f"hook/{hook}", part, obj)
 
 
 def examples(method: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from pyln.client import RpcError
 from revops.sim.harness import run_sim
 from revops.sim.jsonstream import JsonStream, JsonStreamError, encode
 from revops.sim.plugin_manifest import (
+    HookSpec,
     ManifestError,
     OptionSpec,
     check_option_value,
@@ -81,13 +82,15 @@ def test_manifest_as_pyln_sends_it() -> None:
                  {"name": "f", "type": "flag", "default": False, "description": "d"}],
         rpcmethods=[{"name": "hello", "usage": "[name]", "description": "says hi"}],
         subscriptions=["forward_event", "shutdown"],
-        hooks=[{"name": "htlc_accepted", "before": [], "after": []}],
+        hooks=[{"name": "htlc_accepted", "before": ["a.py"], "after": []}],
         notifications=[{"method": "my_topic"}]))
     assert [o.name for o in m.options] == ["greeting", "n", "f"]
     assert m.options[1].default == "5" and m.options[2].default is None
     assert m.methods[0].category == "plugin" and m.methods[0].usage == "[name]"
     assert m.subscriptions == ("forward_event", "shutdown")
     assert m.notifications == ("my_topic",) and m.dynamic and m.nonnumericids
+    assert m.hooks == ("htlc_accepted",)
+    assert m.hook_specs == (HookSpec("htlc_accepted", before=("a.py",)),)
 
 
 @pytest.mark.parametrize("result, message", [
@@ -110,7 +113,11 @@ def test_manifest_as_pyln_sends_it() -> None:
     ({"nonnumericids": False}, "Plugin does not allow nonnumericids"),
     ({"notifications": [{"method": "forward_event"}]},
      'plugin attempted to register a native notification topic "forward_event"'),
-    ({"hooks": ["no_such_hook"]}, "could not register hook 'no_such_hook'"),
+    ({"hooks": ["no_such_hook"]}, "Unknown hook name no_such_hook"),
+    ({"hooks": ["htlc_accepted", {"name": "htlc_accepted"}]},
+     "Registered for hook htlc_accepted multiple times"),
+    ({"hooks": [{"name": "htlc_accepted", "filters": ["x"]}]},
+     "Hook htlc_accepted does not allow filters"),
     ({"subscriptions": "forward_event"}, '"result.subscriptions" is not an array'),
 ])
 def test_manifest_errors_are_lightningds(result: dict[str, object], message: str) -> None:
