@@ -90,6 +90,7 @@ def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
             if c["state"] == "CHANNELD_NORMAL"][1:3]
     paid = sim.rpc.invoice(50_000, "sample-paid", "to be paid to ourselves")
     return [
+        ("check", {"command_to_check": "getinfo"}),
         # payments and askrene (payments_rpc.py)
         ("askrene-create-layer", {"layer": "sample"}),
         ("askrene-disable-node", {"layer": "sample", "node": us}),
