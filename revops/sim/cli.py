@@ -2,7 +2,8 @@
 
 - ``revops-sim run [--scenario FILE | --channels N --forwards M] [--days N]
   [--seed S] [--plugin CMD|none]... [--option KEY=VALUE]... [--report FILE]
-  [--tick SECONDS]``: run the plugin (default: ``revops-plugin``) on the
+  [--tick SECONDS] [--plugin-time sim|wall]``: run the plugin (default:
+  ``revops-plugin``; any CLN plugin works) on the
   simulated node for N days as fast as it goes; a progress bar on a
   terminal, a summary table at the end, ``--report`` writes the market's
   report plus ``wall_seconds`` as JSON. ``--plugin none`` is the do-nothing
@@ -139,6 +140,11 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
                         "[sim] sling = true)")
     g.add_argument("--option", action="append", type=_option, default=[],
                    metavar="KEY=VALUE", help="plugin option, as lightningd's --KEY=VALUE")
+    g.add_argument("--plugin-time", choices=("sim", "wall"), default="sim",
+                   help="sim (default): Python plugins' time.time(), datetime.now(), sleep() "
+                        "and timed waits follow the simulated clock, and the node waits for "
+                        "them after each step; wall: plugins see the machine's clock. Plugins "
+                        "speaking revops' simclock keep it either way")
     g.add_argument("--tick", type=_positive, default=300.0, metavar="SECONDS",
                    help="longest simulated step between plugin clock calls (default 300)")
     g.add_argument("--allow-deprecated-apis", action="store_true")
@@ -193,7 +199,7 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, tick=args.tick, validate=args.validate,
-        echo_level=args.log_level or echo_level)
+        echo_level=args.log_level or echo_level, plugin_time=args.plugin_time)
 
 
 def _on_signals(node: SimNode) -> None:

@@ -71,6 +71,7 @@ from revops.sim.plugin_host import (
     plugin_env,
     split_command,
 )
+from revops.sim.plugin_time import PluginTime
 from revops.sim.plugin_manifest import (
     LIGHTNINGD_OPTIONS,
     ManifestError,
@@ -115,6 +116,12 @@ class NodeConfig:
     init_timeout: float = 120.0  # at node startup; a dynamic `plugin start` gets at most 60 s
     shutdown_timeout: float = 30.0
     simclock_timeout: float = 600.0
+    # "sim": Python plugins' clocks, sleeps and timed waits follow the
+    # simulated clock and the node waits for them after each step (at most
+    # plugin_quiet_timeout real seconds); "wall": the machine's clock.
+    # See revops/sim/plugin_time/.
+    plugin_time: str = "sim"
+    plugin_quiet_timeout: float = 10.0
     tick: float = 300.0
     # Check every answer and notification against CLN's schemas; a violation
     # is logged as BROKEN (tests assert there is none).
@@ -161,6 +168,8 @@ def default_table() -> MethodTable:
         market_rpc.register(table)
         from revops.sim import payments_rpc
         payments_rpc.register(table)
+        from revops.sim import config_rpc
+        config_rpc.register(table)
     return table
 
 
@@ -207,6 +216,8 @@ class SimNode:
         self._changed: list[asyncio.Future[None]] = []
         self._relay: dict[str, tuple[Connection, Any]] = {}
         self._next_wakeup: float | None = None
+        self._plugin_time = PluginTime(config.plugin_time, self.log,
+                                       config.plugin_quiet_timeout)
         self._clock_queue: asyncio.Queue[_AdvanceJob] = asyncio.Queue()
         self._clock_task: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
@@ -231,8 +242,10 @@ class SimNode:
             try:
                 await plugin.spawn()
             except OSError as e:
+                self._plugin_time.gone(plugin)
                 raise StartupError(f"error starting plugin '{plugin.path}': "
                                    f"opening pipe: {e.strerror or e}") from None
+            self._plugin_time.spawned(plugin)
             self._send_getmanifest(plugin)
         await asyncio.gather(*(self._await_manifest(p) for p in list(self.plugins)))
         self._bind_startup_options()
@@ -245,7 +258,8 @@ class SimNode:
         self.startup = False
         # One clock call at the start time, so a plugin's first wakeup is known
         # before the first step (time does not move).
-        self._next_wakeup = await self._simclock(float(self.market.now))
+        await self._plugin_time.advance(float(self.market.now), self._plugin_alive)
+        self._next_wakeup = await self._tell_time(float(self.market.now))
         self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
         self.log.log("lightningd", "info",
                      f"Server started with public key {self.market.node_id}, alias "
@@ -254,9 +268,11 @@ class SimNode:
 
     def _new_plugin(self, command: str, env: Mapping[str, str],
                     dynamic_start: bool = False) -> Plugin:
+        link, env = self._plugin_time.prepare(env, float(self.market.now))
         plugin = Plugin(command, lightning_dir=self.config.lightning_dir, env=env,
                         log=self.log, on_exit=self._plugin_gone,
                         on_notify=self._plugin_notify, dynamic_start=dynamic_start)
+        self._plugin_time.attach(plugin, link)
         self.plugins.append(plugin)
         self._spawned.append(plugin)
         return plugin
@@ -299,6 +315,7 @@ class SimNode:
             return False
         plugin.manifest = manifest
         plugin.nonnumericids = manifest.nonnumericids
+        await self._plugin_time.manifest(plugin)
         for spec in manifest.options:
             self._option_owner[spec.name] = (plugin, spec)
         for decl in manifest.methods:
@@ -420,6 +437,7 @@ class SimNode:
 
     def _plugin_gone(self, plugin: Plugin, reason: str) -> None:
         was_running = plugin.state is PluginState.INIT_COMPLETE
+        self._plugin_time.gone(plugin)
         if plugin in self.plugins:
             self.plugins.remove(plugin)
         for name in plugin.methods:
@@ -486,7 +504,9 @@ class SimNode:
             await plugin.spawn()
         except OSError as e:
             self.plugins.remove(plugin)
+            self._plugin_time.gone(plugin)
             raise RpcError(PLUGIN_ERROR, f"{plugin.path}: opening pipe: {e.strerror or e}")
+        self._plugin_time.spawned(plugin)
         self._send_getmanifest(plugin)
         ok = await self._await_manifest(plugin)
         if ok:
@@ -731,6 +751,17 @@ class SimNode:
                 wakeups.append(float(wake))
         return min(wakeups) if wakeups else None
 
+    async def _tell_time(self, now: float) -> float | None:
+        """Every plugin learns the time (simclock calls and plugin time's
+        links, together) and has done what is due; the earliest wakeup."""
+        simclock, timed = await asyncio.gather(self._simclock(now),
+                                               self._plugin_time.settle(self._plugin_alive))
+        wakes = [w for w in (simclock, timed) if w is not None]
+        return min(wakes) if wakes else None
+
+    def _plugin_alive(self, plugin: Plugin) -> bool:
+        return not plugin.dead and plugin in self.plugins
+
     async def _clock_loop(self) -> None:
         while True:
             job = await self._clock_queue.get()
@@ -764,10 +795,13 @@ class SimNode:
             steps += 1
             self.steps += 1
             notes += len(produced)
+            # Plugins on simulated time read the new time before anything
+            # of this step reaches them.
+            await self._plugin_time.advance(float(self.market.now), self._plugin_alive)
             self._wake_changed()
             self._deliver(produced)
             await asyncio.gather(*(p.drain() for p in self.plugins))
-            self._next_wakeup = await self._simclock(float(self.market.now))
+            self._next_wakeup = await self._tell_time(float(self.market.now))
             if progress is not None:
                 progress(float(self.market.now))
             # Let RPC clients in between steps even when no plugin makes us wait.
@@ -843,6 +877,7 @@ class SimNode:
             self._clock_task.cancel()
             await asyncio.gather(self._clock_task, return_exceptions=True)
         self._wake_changed(RpcError(LIGHTNINGD, "lightningd is shutting down"))
+        self._plugin_time.shutting_down()
         await self._shutdown_plugins()
         self._plugins_down.set()
         await self._server.close(grace=5.0)
@@ -877,6 +912,7 @@ class SimNode:
         for plugin in everyone:
             plugin.sigkill()
         await asyncio.gather(*(p.aclose() for p in everyone))
+        self._plugin_time.close()
 
     async def abort(self) -> None:
         """Tear down after a failed start: no handshakes, just cleanup."""
