@@ -145,6 +145,9 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
                         "and timed waits follow the simulated clock, and the node waits for "
                         "them after each step; wall: plugins see the machine's clock. Plugins "
                         "speaking revops' simclock keep it either way")
+    g.add_argument("--plugin-quiet-timeout", type=_positive, default=10.0, metavar="SECONDS",
+                   help="with --plugin-time sim: longest real time the node waits for a "
+                        "plugin to be done with a step before it moves on (default 10)")
     g.add_argument("--tick", type=_positive, default=300.0, metavar="SECONDS",
                    help="longest simulated step between plugin clock calls (default 300)")
     g.add_argument("--allow-deprecated-apis", action="store_true")
@@ -199,7 +202,8 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, tick=args.tick, validate=args.validate,
-        echo_level=args.log_level or echo_level, plugin_time=args.plugin_time)
+        echo_level=args.log_level or echo_level, plugin_time=args.plugin_time,
+        plugin_quiet_timeout=args.plugin_quiet_timeout)
 
 
 def _on_signals(node: SimNode) -> None:
