@@ -10,7 +10,8 @@ places and with the same habits (CLN's plugins repository,
   ``help`` (is ``listchannels`` able to filter by ``destination``?), then a
   first adjustment of every channel;
 - ``forward_event`` (settled): takes a ``threading.Lock`` and, holding it,
-  calls ``listpeerchannels``, ``time.sleep(1)`` before reading balances
+  calls ``listpeerchannels``, ``time.sleep(1)`` (option ``standin-sleep``)
+  before reading balances
   again, ``listchannels destination=<peer>`` for the median of competing
   fees, and ``setchannel`` when the channel's balance moved enough.
 
@@ -33,6 +34,7 @@ from typing import Any
 from pyln.client import Plugin
 
 plugin = Plugin()
+plugin.add_option("standin-sleep", "1", "Seconds to sleep in forward_event, holding the lock")
 lock = threading.Lock()
 lock.acquire()  # as feeadjuster: forward_event must wait for init
 state: dict[str, Any] = {"sleeps": 0, "slept_sim": 0.0, "slept_wall": 0.0,
@@ -101,6 +103,7 @@ def init(options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin,
     state["by_destination"] = any(c.startswith("listchannels ") and "destination" in c
                                   for c in commands)
     state["first_time"] = time.time()
+    state["sleep"] = float(options["standin-sleep"])
     lock.release()
     with lock:
         for channel in normal_channels():
@@ -116,7 +119,7 @@ def forward_event(plugin: Plugin, forward_event: dict[str, Any], **kwargs: Any) 
         state["forward_events"] += 1
         wanted = {forward_event["in_channel"], forward_event["out_channel"]}
         before = {c["short_channel_id"]: c for c in normal_channels()}
-        sleep(1)  # feeadjuster waits for balances to settle, holding the lock
+        sleep(state["sleep"])  # feeadjuster waits for balances to settle, holding the lock
         for channel in normal_channels():
             if channel["short_channel_id"] in wanted and channel["short_channel_id"] in before:
                 adjust(channel, state["our_id"])

@@ -555,6 +555,7 @@ def _restore_time_module() -> None:
     # keeps our function, which passes through in wall mode.
     for name, fn in _ORIGINALS.items():
         setattr(_time, name, fn)
+    _datetime.datetime, _datetime.date = _RealDateTime, _RealDate
     threading.Condition.wait = _real_cond_wait
 
 
