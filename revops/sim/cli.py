@@ -3,8 +3,9 @@
 - ``revops-sim run [--scenario FILE | --channels N --forwards M] [--days N]
   [--seed S] [--plugin CMD|none]... [--option KEY=VALUE]... [--report FILE]
   [--tick SECONDS] [--plugin-time sim|wall]``: run the plugin (default:
-  ``revops-plugin``; any CLN plugin works) on the
-  simulated node for N days as fast as it goes; a progress bar on a
+  ``revops-plugin``; any CLN plugin works, a Python one on the simulated
+  clock unless ``--plugin-time wall``: :mod:`revops.sim.plugin_time`) on
+  the simulated node for N days as fast as it goes; a progress bar on a
   terminal, a summary table at the end, ``--report`` writes the market's
   report plus ``wall_seconds`` as JSON. ``--plugin none`` is the do-nothing
   baseline (fees stay at CLN's defaults). Same seed, same report.

@@ -26,6 +26,10 @@ each step the market's notifications go to the plugins subscribed to them,
 ``node.changed()`` waiters wake, and every plugin that registered
 ``simclock-advance`` is called with the new time and awaited (see
 revops/clock.py), so plugins never fall behind or run ahead of the market.
+Plugins that do not speak simclock get the same through plugin time
+(:mod:`revops.sim.plugin_time`, ``--plugin-time sim``): their clock is set
+before the step's notifications are written, and the step ends once they
+have handled them and wait again.
 
 Stopping follows lightningd too: the RPC socket stops accepting
 connections (open ones keep working), plugins subscribed to ``shutdown``
@@ -71,7 +75,6 @@ from revops.sim.plugin_host import (
     plugin_env,
     split_command,
 )
-from revops.sim.plugin_time import PluginTime
 from revops.sim.plugin_manifest import (
     LIGHTNINGD_OPTIONS,
     ManifestError,
@@ -81,6 +84,7 @@ from revops.sim.plugin_manifest import (
     native_topics,
     parse_manifest,
 )
+from revops.sim.plugin_time import PluginTime
 from revops.sim.rpc_server import Connection, Request, RpcServer, current_connection
 
 # What CLN v26.06 advertises (common/features.c defaults), per place.
@@ -237,6 +241,7 @@ class SimNode:
             if plugin.path in seen:
                 # lightningd registers a plugin path once and ignores repeats.
                 self.plugins.remove(plugin)
+                self._plugin_time.gone(plugin)
                 continue
             seen.add(plugin.path)
             try:
@@ -499,6 +504,7 @@ class SimNode:
         plugin = self._new_plugin(command, env, dynamic_start=True)
         if any(p is not plugin and p.path == plugin.path for p in self.plugins):
             self.plugins.remove(plugin)
+            self._plugin_time.gone(plugin)
             raise RpcError(JSONRPC2_INVALID_PARAMS, f"{plugin.path}: already registered")
         try:
             await plugin.spawn()
