@@ -713,6 +713,10 @@ class SimNode:
         """Resolves after the next market advance (``wait`` uses it)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._changed.append(fut)
+        conn = current_connection.get()
+        if conn is not None:
+            # A plugin's thread blocked in this call waits for the clock.
+            self._plugin_time.long_poll(conn.peer_pid(), fut)
         return fut
 
     def _wake_changed(self, error: BaseException | None = None) -> None:

@@ -17,6 +17,8 @@ Each records, when it wakes, ``time.time()``, ``time.time_ns()``,
 at init, and ``time.time()``/``perf_counter()`` now. Option
 ``clock-probe-stuck``: one more thread blocks for ever on a bare
 ``Lock.acquire()``, which plugin time cannot see (the node must not stall).
+Option ``clock-probe-waiter``: one more thread long-polls ``wait`` for new
+forwards, recording each answer (a thread the sim itself holds).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from pyln.client import Plugin
 
 plugin = Plugin()
 plugin.add_option("clock-probe-stuck", None, "Block a thread on a bare lock", opt_type="flag")
+plugin.add_option("clock-probe-waiter", None, "Long-poll `wait` for forwards in a thread",
+                  opt_type="flag")
 records: dict[str, list[dict[str, Any]]] = {}
 at_init: dict[str, Any] = {}
 work: queue.Queue[str] = queue.Queue()
@@ -84,6 +88,16 @@ def wait_for() -> None:
     record("wait_for")
 
 
+def waiter() -> None:
+    value = plugin.rpc.call("wait", {"subsystem": "forwards", "indexname": "created",
+                                     "nextvalue": 0})["created"]
+    while True:
+        got = plugin.rpc.call("wait", {"subsystem": "forwards", "indexname": "created",
+                                       "nextvalue": value + 1})
+        value = got["created"]
+        record("waiter")
+
+
 def stuck() -> None:
     lock = threading.Lock()
     lock.acquire()
@@ -99,6 +113,8 @@ def init(options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin,
     timer = threading.Timer(1111, fire)
     timer.daemon = True
     timer.start()
+    if options.get("clock-probe-waiter"):
+        threading.Thread(target=waiter, daemon=True).start()
     if options.get("clock-probe-stuck"):
         threading.Thread(target=stuck, daemon=True).start()
 

@@ -115,6 +115,27 @@ def test_the_plugin_log_is_stamped_with_simulated_time_and_the_node_waits(sim_fa
     assert set(got["records"]) == {"sleep", "event", "timer", "worker", "queue", "wait_for"}
 
 
+def test_a_thread_long_polling_the_node_counts_as_waiting(sim_factory):
+    # `wait` blocks the thread on the RPC socket until a step brings a new
+    # forward: the node holds that call, so the thread waits for the clock.
+    with sim_factory(plugins=[PROBE], scenario=SCENARIO,
+                     options={"clock-probe-waiter": None}) as sim:
+        sim.advance(hours=12)
+        got = sim.call("clock-probe-state")
+        forwards = sim.rpc.listforwards()["forwards"]
+        log = sim.log_text()
+    assert "plugin-time: not quiet" not in log
+    assert forwards and len(got["records"]["waiter"]) >= 1
+    # The other threads' deadlines still land exactly.
+    assert [r["time"] for r in got["records"]["sleep"]][:3] == [
+        START + 437, START + 437 + 3600, START + 437 + 7200]
+    # Each answer came at the step of a new forward (steps end on the tick
+    # or on a deadline), never later than the step after it was created.
+    created = sorted(f["received_time"] for f in forwards)
+    for r in got["records"]["waiter"]:
+        assert any(0 <= r["time"] - c <= 300 for c in created)
+
+
 def test_wall_time_leaves_the_plugin_on_the_machine_clock(sim_factory):
     with sim_factory(plugins=[PROBE], scenario=SCENARIO,
                      extra_args=["--plugin-time", "wall"]) as sim:

@@ -4,7 +4,9 @@
 ``time.time()``, ``datetime.now()``, ``time.sleep()`` and timed waits
 follow the simulated clock, and makes the node wait, after each market
 step, until the plugin has handled what it was sent and every thread of it
-is waiting again (see :mod:`revops.sim.plugin_time.link` for the protocol
+is waiting again, in a wait the shim follows or in an RPC call that itself
+waits for the next step (``wait``, ``waitsendpay``) (see
+:mod:`revops.sim.plugin_time.link` for the protocol
 and ``hook/_revops_plugin_time.py`` for what runs inside the plugin).
 ``--plugin-time wall`` leaves plugins on the machine's clock.
 
@@ -96,6 +98,17 @@ class PluginTime:
             return None
         wakes = [w for w in await asyncio.gather(*calls) if w is not None]
         return min(wakes) if wakes else None
+
+    def long_poll(self, pid: int | None, fut: asyncio.Future[None]) -> None:
+        """An RPC call from process ``pid`` now waits for the next step
+        (``wait``, ``waitsendpay``...) until ``fut`` is done: the thread that
+        made it is waiting on the clock, not busy."""
+        if pid is None:
+            return
+        for plugin, link in self._links.items():
+            if plugin.pid == pid:
+                link.long_poll(fut)
+                return
 
     def gone(self, plugin: Any) -> None:
         link = self._links.pop(plugin, None)

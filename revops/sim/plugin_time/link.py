@@ -19,14 +19,19 @@ object per line each way:
   notifications are written (``bytes`` to its stdin so far): the plugin
   handles them, then the waits due by ``now`` end, one thread at a time in
   deadline order;
-- shim -> sim ``{"quiet": n, "read": bytes|null, "wake": t|null}`` once
-  every thread is parked in a wait the shim follows, or blocked reading
-  stdin with ``read`` bytes consumed (null: no thread is reading), and
-  nothing due is left to wake; ``wake`` is its earliest deadline. The sim
-  takes it when ``n`` is its last advance and ``read`` covers everything it
-  wrote (it may have written more meanwhile), then moves on, its next step
-  ending at ``wake`` if that comes first — as ``next_wakeup`` does for
-  simclock plugins;
+- sim -> shim ``{"polls": k}`` whenever the number of the plugin's RPC
+  calls that wait for the next step (``wait``, ``waitsendpay``: the sim
+  knows the caller's pid) changes: that many threads may look busy (blocked
+  on the RPC socket) while they are in fact waiting for the clock;
+- shim -> sim ``{"quiet": n, "busy": b, "read": bytes|null, "wake":
+  t|null}`` once every thread but ``b <= k`` is parked in a wait the shim
+  follows, or blocked reading stdin with ``read`` bytes consumed (null: no
+  thread is reading), and nothing due is left to wake; ``wake`` is its
+  earliest deadline. The sim takes it when ``n`` is its last advance,
+  ``b`` is within its own count of long polls, and ``read`` covers
+  everything it wrote (it may have written more meanwhile), then moves on,
+  its next step ending at ``wake`` if that comes first — as
+  ``next_wakeup`` does for simclock plugins;
 - sim -> shim ``{"release": "wall"}`` when the manifest shows the plugin
   speaks revops' simclock protocol (it keeps that; the shim steps aside),
   or ``{"release": "frozen"}`` at shutdown (pending waits end at once, the
@@ -80,6 +85,7 @@ class PluginTimeLink:
         self._now = self._start
         self._report: dict[str, Any] | None = None
         self._clock_ack: Any = None
+        self._polls = 0
         self._changed = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -164,6 +170,17 @@ class PluginTimeLink:
         except (OSError, RuntimeError):
             pass
 
+    def long_poll(self, fut: asyncio.Future[None]) -> None:
+        """One more of the plugin's RPC calls waits for the next step."""
+        self._set_polls(self._polls + 1)
+        fut.add_done_callback(lambda _: self._set_polls(self._polls - 1))
+
+    def _set_polls(self, n: int) -> None:
+        self._polls = n
+        if self.active:
+            self._send({"polls": n})
+        self._changed.set()
+
     def release(self, how: str) -> None:
         """``wall`` (the plugin speaks simclock) or ``frozen`` (shutdown)."""
         if self.active:
@@ -193,7 +210,8 @@ class PluginTimeLink:
             if report is None or report.get("quiet") != seq:
                 return False
             read = report.get("read")
-            return read is None or read >= written()
+            busy = report.get("busy", 0)
+            return (read is None or read >= written()) and busy <= self._polls
 
         if not await self._until(quiet):
             return None

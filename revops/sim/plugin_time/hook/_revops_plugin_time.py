@@ -21,8 +21,10 @@ What follows the simulated clock once installed:
 
 How the sim knows the plugin is done with a step ("quiet"): every thread is
 either parked in one of the waits above (timed or not), or blocked reading
-stdin through ``sys.stdin`` having read every byte the sim wrote. Threads
-that block anywhere else (a bare ``Lock.acquire``, a socket, ``select``,
+stdin through ``sys.stdin`` having read every byte the sim wrote, or
+blocked in an RPC call that the sim itself holds until its next step
+(``wait``, ``waitsendpay``: the sim counts those). Threads that block
+anywhere else (a bare ``Lock.acquire``, a socket, ``select``,
 ``Thread.join``, ``queue.SimpleQueue.get``) count as busy; the sim gives up
 waiting after a real-time cap. ``time.perf_counter``/``process_time`` stay
 real: they measure the machine, not the market.
@@ -341,6 +343,7 @@ class _Owner:
         self.written = None  # bytes the sim wrote to stdin, once it says (settle)
         self.seq = None
         self.last_report = None
+        self.polls = 0  # the plugin's RPC calls the sim holds until its next step
 
     # -- messages --
 
@@ -430,6 +433,8 @@ class _Owner:
         elif "settle" in msg:
             if msg["settle"] == self.seq:
                 self.written = int(msg.get("written", 0))
+        elif "polls" in msg:
+            self.polls = int(msg["polls"])
         elif "release" in msg:
             if msg["release"] == "wall":
                 self.to_wall()
@@ -481,7 +486,9 @@ class _Owner:
         return busy
 
     def quiet(self) -> bool:
-        if self.busy_threads():
+        # A thread blocked in an RPC call the sim holds until its next step
+        # (a long poll) is waiting for the clock too: the sim counts those.
+        if self.busy_threads() > self.polls:
             return False
         return not self.stdin_waiting or self.consumed >= self.written
 
@@ -502,7 +509,7 @@ class _Owner:
             self.wake(self.to_wake.popleft())
         if self.to_wake or not self.quiet():
             return
-        report = {"quiet": self.seq,
+        report = {"quiet": self.seq, "busy": self.busy_threads(),
                   "read": self.consumed if self.stdin_waiting else None,
                   "wake": self.next_deadline()}
         if report != self.last_report:
