@@ -8,6 +8,11 @@ shaped as CLN v26.06 answers it (``{"value_int": 1000, "source":
 real v26.06 node: code -32602, ``config: Unknown config option: invalid
 token '"<name>"'``). Registered only when the method table has no
 ``listconfigs`` of its own.
+
+The fee defaults are mainnet's (1000 msat + 10 ppm), the fees every
+simulated channel starts at, even though the node calls its network
+``regtest``: a real regtest or testnet lightningd defaults ``fee-base`` to
+1 msat.
 """
 
 from __future__ import annotations
