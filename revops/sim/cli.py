@@ -2,8 +2,10 @@
 
 - ``revops-sim run [--scenario FILE | --channels N --forwards M] [--days N]
   [--seed S] [--plugin CMD|none]... [--option KEY=VALUE]... [--report FILE]
-  [--tick SECONDS]``: run the plugin (default: ``revops-plugin``) on the
-  simulated node for N days as fast as it goes; a progress bar on a
+  [--tick SECONDS] [--plugin-time sim|wall]``: run the plugin (default:
+  ``revops-plugin``; any CLN plugin works, a Python one on the simulated
+  clock unless ``--plugin-time wall``: :mod:`revops.sim.plugin_time`) on
+  the simulated node for N days as fast as it goes; a progress bar on a
   terminal, a summary table at the end, ``--report`` writes the market's
   report plus ``wall_seconds`` as JSON. ``--plugin none`` is the do-nothing
   baseline (fees stay at CLN's defaults). Same seed, same report.
@@ -139,6 +141,14 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
                         "[sim] sling = true)")
     g.add_argument("--option", action="append", type=_option, default=[],
                    metavar="KEY=VALUE", help="plugin option, as lightningd's --KEY=VALUE")
+    g.add_argument("--plugin-time", choices=("sim", "wall"), default="sim",
+                   help="sim (default): Python plugins' time.time(), datetime.now(), sleep() "
+                        "and timed waits follow the simulated clock, and the node waits for "
+                        "them after each step; wall: plugins see the machine's clock. Plugins "
+                        "speaking revops' simclock keep it either way")
+    g.add_argument("--plugin-quiet-timeout", type=_positive, default=10.0, metavar="SECONDS",
+                   help="with --plugin-time sim: longest real time the node waits for a "
+                        "plugin to be done with a step before it moves on (default 10)")
     g.add_argument("--tick", type=_positive, default=300.0, metavar="SECONDS",
                    help="longest simulated step between plugin clock calls (default 300)")
     g.add_argument("--allow-deprecated-apis", action="store_true")
@@ -198,7 +208,8 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, hook_wait=args.hook_wait, tick=args.tick,
         validate=args.validate,
-        echo_level=args.log_level or echo_level)
+        echo_level=args.log_level or echo_level, plugin_time=args.plugin_time,
+        plugin_quiet_timeout=args.plugin_quiet_timeout)
 
 
 def _on_signals(node: SimNode) -> None:

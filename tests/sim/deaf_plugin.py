@@ -36,4 +36,5 @@ for expected in ("getmanifest", "init"):
                      "nonnumericids": True,
                      "subscriptions": ["forward_event", "block_added"]}
            if expected == "getmanifest" else {})
-time.sleep(3600)
+while True:  # (on the simulated clock too: a sleep there ends in simulated time)
+    time.sleep(3600)

@@ -126,6 +126,7 @@ def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
         ("listdatastore", {"key": "test"}), ("datastoreusage", {}),
         ("deldatastore", {"key": ["test", "one"]}),
         ("plugin", {"subcommand": "list"}), ("notifications", {"enable": False}),
+        ("listconfigs", {}), ("listconfigs", {"config": "fee-base"}),
     ]
 
 
@@ -157,6 +158,9 @@ def test_filter_applies_to_every_method(node: Sim) -> None:
         "style parameters. Please try using the -k flag and explicit key=value pairs of "
         "parameters."}),
     ("datastore", {"string": "x"}, {"code": -32602, "message": "missing required parameter: key"}),
+    # As a real v26.06 node answers.
+    ("listconfigs", {"config": "nosuch"},
+     {"code": -32602, "message": "config: Unknown config option: invalid token '\"nosuch\"'"}),
     ("datastore", {"key": "k"}, {"code": -32602, "message": "Must have either hex or string"}),
     ("datastore", {"key": "k", "hex": "0g"},
      {"code": -32602, "message": "hex: should be a hex value: invalid token '0g'"}),
