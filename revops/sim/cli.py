@@ -156,6 +156,10 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init-timeout", type=_positive, default=120.0, metavar="SECONDS",
                    help="init deadline at startup (default 120; `plugin start` gets at most 60)")
     g.add_argument("--shutdown-timeout", type=_non_negative, default=30.0, metavar="SECONDS")
+    g.add_argument("--simclock-timeout", type=_positive, default=600.0, metavar="SECONDS",
+                   help="longest real time a step waits for a simclock plugin's answer "
+                        "(default 600); one that misses it is not waited for again until "
+                        "it answers")
     g.add_argument("--hook-wait", type=_non_negative, default=10.0, metavar="SECONDS",
                    help="wall seconds a step waits for an htlc_accepted verdict before going "
                         "on while the plugin holds the HTLC (default 10; lightningd has no "
@@ -207,6 +211,7 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, hook_wait=args.hook_wait, tick=args.tick,
+        simclock_timeout=args.simclock_timeout,
         validate=args.validate,
         echo_level=args.log_level or echo_level, plugin_time=args.plugin_time,
         plugin_quiet_timeout=args.plugin_quiet_timeout)

@@ -248,6 +248,8 @@ class SimNode:
         self._changed: list[asyncio.Future[None]] = []
         self._relay: dict[str, tuple[Connection, Any]] = {}
         self._next_wakeup: float | None = None
+        # simclock plugins that missed a call's deadline, with that call's answer to come
+        self._simclock_late: dict[Plugin, asyncio.Future[dict[str, Any]]] = {}
         self._plugin_time = PluginTime(config.plugin_time, self.log,
                                        config.plugin_quiet_timeout)
         self._clock_queue: asyncio.Queue[_AdvanceJob] = asyncio.Queue()
@@ -483,6 +485,7 @@ class SimNode:
 
     def _plugin_gone(self, plugin: Plugin, reason: str) -> None:
         was_running = plugin.state is PluginState.INIT_COMPLETE
+        self._simclock_late.pop(plugin, None)
         self._plugin_time.gone(plugin)
         if plugin in self.plugins:
             self.plugins.remove(plugin)
@@ -812,9 +815,21 @@ class SimNode:
                     fut.set_exception(error)
 
     async def _simclock(self, now: float) -> float | None:
-        """Tell every simclock plugin the time; the earliest ``next_wakeup``."""
+        """Tell every simclock plugin the time; the earliest ``next_wakeup``.
+
+        A plugin that let a call go unanswered for ``simclock_timeout`` is
+        not waited for again until it answers that call (it fell behind, or
+        stopped reading its stdin): lightningd waits for no plugin, and one
+        late plugin must not cost the timeout at every step."""
         calls = []
         for plugin in self.plugins:
+            late = self._simclock_late.get(plugin)
+            if late is not None:
+                if not late.done():
+                    continue
+                del self._simclock_late[plugin]
+                self.log.log(plugin.log_source, "info",
+                             f"{SIMCLOCK_METHOD} answered again; waited for from now on")
             if (plugin.state is PluginState.INIT_COMPLETE and not plugin.dead
                     and SIMCLOCK_METHOD in plugin.methods):
                 rid, fut = plugin.request(SIMCLOCK_METHOD, {"now": now})
@@ -826,10 +841,11 @@ class SimNode:
         wakeups = []
         for plugin, rid, fut in calls:
             if fut not in done:
-                plugin.forget(rid)
+                self._simclock_late[plugin] = fut
                 self.log.log(plugin.log_source, "unusual",
                              f"{SIMCLOCK_METHOD} not answered within "
-                             f"{self.config.simclock_timeout:g}s; moving on")
+                             f"{self.config.simclock_timeout:g}s; moving on without it "
+                             "until it answers")
                 continue
             response = fut.result()
             if "error" in response:
