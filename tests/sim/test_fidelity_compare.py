@@ -1,0 +1,134 @@
+"""The fidelity check's comparison logic (pure), and the check run sim against sim.
+
+The real-node run is tests/real/test_fidelity.py; here the rules that
+decide what counts as a difference are tested on hand-made answers, and
+the whole probe sequence is run against two simulated nodes, which must
+agree with each other exactly (the probes work, and nothing in them
+depends on one node's data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from revops.sim.fidelity.compare import (
+    ALLOWED,
+    Difference,
+    classify,
+    compare_notifications,
+    compare_observations,
+    diff_shapes,
+    normalize_message,
+    shape_of,
+)
+from revops.sim.fidelity.probes import Observation
+
+US = "02" + "a1" * 32
+THEM = "03" + "b2" * 32
+
+
+def kinds(diffs: list[Difference]) -> list[tuple[str, str]]:
+    return [(d.kind, d.path) for d in diffs]
+
+
+def test_the_same_keys_and_types_make_no_difference_whatever_the_values() -> None:
+    real = {"forwards": [{"in_msat": 1, "status": "settled", "fee_msat": 2}]}
+    sim = {"forwards": [{"in_msat": 99, "status": "failed", "fee_msat": 0},
+                        {"in_msat": 5, "status": "settled", "fee_msat": 7}]}
+    assert diff_shapes("p", shape_of(real), shape_of(sim)) == []
+
+
+def test_arrays_compare_the_union_of_their_elements() -> None:
+    # A key only some rows have is compared as present.
+    real = {"forwards": [{"status": "settled"}, {"status": "local_failed", "failcode": 4103}]}
+    sim_without = {"forwards": [{"status": "settled"}, {"status": "settled"}]}
+    sim_with = {"forwards": [{"status": "local_failed", "failcode": 4103}, {"status": "x"}]}
+    assert kinds(diff_shapes("p", shape_of(real), shape_of(sim_without))) == [
+        ("missing", "forwards[].failcode")]
+    assert diff_shapes("p", shape_of(real), shape_of(sim_with)) == []
+
+
+def test_missing_extra_type_and_empty_are_told_apart() -> None:
+    real = {"a": 1, "b": "x", "c": [1], "d": [], "nested": {"k": 1.5}}
+    sim = {"a": "1", "c": [], "d": [2], "e": True, "nested": {"k": 1}}
+    assert kinds(diff_shapes("p", shape_of(real), shape_of(sim))) == [
+        ("type", "a"), ("missing", "b"), ("empty", "c[]"), ("unverified", "d[]"),
+        ("type", "nested.k"), ("extra", "e")]
+
+
+def test_error_messages_compare_with_each_nodes_own_ids_as_placeholders() -> None:
+    real_ctx = {"us": US, "scid_out": "103x1x0"}
+    sim_ctx = {"us": "03" + "c3" * 32, "scid_out": "930000x5x1"}
+    real = Observation("p", "setchannel", {}, error={
+        "code": -32602, "message": "id: Short channel id not found: invalid token '\"103x1x0\"'"})
+    sim = Observation("p", "setchannel", {}, error={
+        "code": -32602, "message": "id: Short channel id not found: invalid token '\"930000x5x1\"'"})
+    assert compare_observations([real], [sim], real_ctx, sim_ctx) == []
+    # The same text without quotes is a difference (lightningd keeps them).
+    bare = Observation("p", "setchannel", {}, error={
+        "code": -32602, "message": "id: Short channel id not found: invalid token '930000x5x1'"})
+    assert kinds(compare_observations([real], [bare], real_ctx, sim_ctx)) == [
+        ("error-message", "error.message")]
+    assert normalize_message(f"peer {THEM} has 3 of 10 channels", {}) == \
+        "peer <node_id> has <n> of <n> channels"
+
+
+def test_an_error_against_an_answer_and_different_codes_are_differences() -> None:
+    ok = Observation("p", "m", {}, result={"x": 1})
+    e1 = Observation("p", "m", {}, error={"code": 205, "message": "no route"})
+    e2 = Observation("p", "m", {}, error={"code": 215, "message": "no route"})
+    assert kinds(compare_observations([ok], [e1], {}, {})) == [("outcome", "")]
+    assert kinds(compare_observations([e1], [e2], {}, {})) == [("error-code", "error.code")]
+    skipped = Observation("p", "m", {}, skipped="read-only run")
+    assert compare_observations([skipped], [e1], {}, {}) == []
+
+
+def test_pages_must_keep_to_start_limit_and_order() -> None:
+    params = {"index": "created", "start": 3, "limit": 2}
+    good = Observation("p", "listforwards", params,
+                       result={"forwards": [{"created_index": 3}, {"created_index": 4}]})
+    too_many = Observation("p", "listforwards", params, result={"forwards": [
+        {"created_index": 3}, {"created_index": 4}, {"created_index": 5}]})
+    too_early = Observation("p", "listforwards", params,
+                            result={"forwards": [{"created_index": 2}]})
+    unordered = Observation("p", "listforwards", params,
+                            result={"forwards": [{"created_index": 4}, {"created_index": 3}]})
+    assert compare_observations([good], [good], {}, {}) == []
+    for bad, why in ((too_many, "3 rows for limit 2"), (too_early, "below start 3"),
+                     (unordered, "not ascending")):
+        [d] = compare_observations([good], [bad], {}, {})
+        assert d.kind == "pagination" and why in d.sim and d.real == "ok"
+
+
+def test_notifications_compare_per_topic_and_forward_status() -> None:
+    settled = {"forward_event": {"status": "settled", "in_msat": 2, "preimage": "ab"}}
+    real = [{"topic": "forward_event", "params": settled},
+            {"topic": "block_added", "params": {"block_added": {"hash": "h", "height": 1}}}]
+    sim = [{"topic": "forward_event",
+            "params": {"forward_event": {"status": "settled", "in_msat": 5}}}]
+    assert kinds(compare_notifications(real, sim)) == [
+        ("notification", ""), ("missing", "forward_event.preimage")]
+    # A topic only the sim sends, that nobody compares, is not a difference.
+    extra = sim + [{"topic": "coin_movement", "params": {"coin_movement": {}}}]
+    assert [d.probe for d in compare_notifications(sim, extra)] == []
+
+
+def test_only_listed_differences_are_explained_and_each_has_a_reason() -> None:
+    dev = Difference("listconfigs", "configs.dev-fast-gossip", "missing", "object", "absent")
+    own = Difference("listconfigs", "configs.fee-base", "missing", "object", "absent")
+    note = Difference("listpeerchannels", "channels[].htlcs[]", "unverified", "empty", "filled")
+    unexplained, explained = classify([dev, own, note])
+    assert unexplained == [own]
+    assert [d for d, _ in explained] == [dev, note]
+    assert all(a.reason and a.kinds for a in ALLOWED)
+
+
+def test_the_probes_find_no_difference_between_two_simulated_nodes(tmp_path: Path) -> None:
+    from revops.sim.fidelity.check import _sim_side, compare_sides
+
+    with _sim_side(tmp_path / "a", True) as a, _sim_side(tmp_path / "b", True) as b:
+        report = compare_sides(a, b, writes=True, heavy=True)
+    assert report.unexplained == [], report.text(verbose=True)
+    assert report.notifications_compared and report.compared > 100
+    names = {o.name for o in report.sim_observations if o.error is None and o.skipped is None}
+    # The rebalance round went through on the simulated node.
+    assert {"sendpay", "waitsendpay", "bkpr-listincome after rebalance"} <= names
