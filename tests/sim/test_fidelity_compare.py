@@ -132,3 +132,13 @@ def test_the_probes_find_no_difference_between_two_simulated_nodes(tmp_path: Pat
     names = {o.name for o in report.sim_observations if o.error is None and o.skipped is None}
     # The rebalance round went through on the simulated node.
     assert {"sendpay", "waitsendpay", "bkpr-listincome after rebalance"} <= names
+
+
+def test_the_readme_lists_every_allowed_difference() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Fidelity: the simulator against a real lightningd")[1]
+    section = section.split("\n## ")[0]
+    table = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    # One row per kind of difference the code allows (the built-in plugins'
+    # options are one row for many globs).
+    assert len(table) == len({a.reason for a in ALLOWED})

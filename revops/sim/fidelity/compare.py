@@ -282,6 +282,8 @@ _PLUGIN_OPTIONS = ("askrene-*", "autoclean-*", "dev-autoclean-*", "bitcoin-*", "
                    "dev-xpay-*", "renepay-*", "bkpr-*", "sql-*", "grpc-*", "clnrest-*",
                    "commando-*", "chanbackup-*", "recover-*")
 
+_NO_P2P = "the sim has no peer-to-peer address to bind (getinfo's binding, listconfigs' addr)"
+
 ALLOWED: tuple[Allowance, ...] = (
     Allowance("listconfigs*", "configs.dev-*", ("missing",),
               "developer options pyln-testing sets on the real node; the sim has none"),
@@ -289,10 +291,8 @@ ALLOWED: tuple[Allowance, ...] = (
                 "an option of one of CLN's built-in plugins (bcli, askrene, xpay, funder, "
                 "...): the sim runs none of them as processes, it answers their methods "
                 "itself") for glob in _PLUGIN_OPTIONS),
-    Allowance("getinfo", "binding*", ("missing", "empty"),
-              "the sim listens for no peers: it has no p2p address to bind"),
-    Allowance("listconfigs*", "configs.addr.*", ("empty",),
-              "as getinfo's binding: the sim has no p2p address (addr is empty)"),
+    Allowance("getinfo", "binding*", ("missing", "empty"), _NO_P2P),
+    Allowance("listconfigs*", "configs.addr.*", ("empty",), _NO_P2P),
     Allowance("notification connect", "", ("notification",),
               "the sim models no peer connections: every peer is connected from the start"),
     Allowance("list*channels*", "*.last_stable_connection", ("extra",),

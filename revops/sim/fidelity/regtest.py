@@ -3,15 +3,16 @@
 Built with pyln-testing's ``NodeFactory`` (the same one ``node_factory`` gives
 a test), when ``lightningd`` and ``bitcoind`` are on PATH::
 
-        l1 ---------- l2 ---------- l3        l2 (the subject) routes l1 <-> l3,
-          \\__________________________/         and can rebalance round the triangle
-                       l2 ---- l4              l2-l4 is opened, then closed and forgotten
+        l1 ---------- l2 ====(2)==== l3       l2 (the subject) routes l1 <-> l3,
+          \\__________________________/        and can rebalance round the triangle;
+                                              its second channel to l3 is opened,
+                                              then closed and forgotten
 
 What happens on it before the check asks anything: three payments from l1
 to l3 through l2 (settled forwards), one with an unknown payment hash
 (failed downstream at l3), one paying l2 too little fee (``local_failed``
-at l2, WIRE_FEE_INSUFFICIENT); l2 closes its channel to l4 and 101 blocks
-later has forgotten it (``listclosedchannels``). l2 runs the notification
+at l2, WIRE_FEE_INSUFFICIENT); l2 closes its second channel to l3 and 101
+blocks later has forgotten it (``listclosedchannels``). l2 runs the notification
 recorder from its start, so it hears every ``forward_event``,
 ``channel_state_changed`` and ``block_added`` of all that.
 
@@ -120,30 +121,35 @@ def build_graph(node_factory: Any, work_dir: Path) -> RealGraph:
 
     recorder = write_launcher(work_dir)
     recorder_file = work_dir / "l2-notifications.jsonl"
-    opts = [{}, {"plugin": str(recorder), OPTION: str(recorder_file)}, {}, {}]
-    l1, l2, l3, l4 = node_factory.get_nodes(4, opts=opts)
+    opts = [{}, {"plugin": str(recorder), OPTION: str(recorder_file)}, {}]
+    l1, l2, l3 = node_factory.get_nodes(3, opts=opts)
     bitcoind = node_factory.bitcoind
-    pairs = [(l1, l2), (l2, l3), (l3, l1), (l2, l4)]
-    for src, dst in pairs:
+    # l2 -> l3 twice: the second channel is the one l2 closes.
+    pairs = [(l1, l2), (l2, l3), (l3, l1), (l2, l3)]
+    for src, dst in pairs[:3]:
         src.rpc.connect(dst.info["id"], "localhost", dst.port)
     for src, _ in pairs:
         addr = src.rpc.newaddr("bech32")["bech32"]
         bitcoind.rpc.sendtoaddress(addr, (FUNDAMOUNT_SAT + 1_000_000) / 10**8)
     bitcoind.generate_block(1)
-    sync_blockheight(bitcoind, [l1, l2, l3, l4])
+    sync_blockheight(bitcoind, [l1, l2, l3])
     txids = [src.rpc.fundchannel(dst.info["id"], FUNDAMOUNT_SAT)["txid"] for src, dst in pairs]
     bitcoind.generate_block(1, wait_for_mempool=txids)
     for src, dst in pairs:
-        wait_for(lambda src=src, dst=dst: src.channel_state(dst) == "CHANNELD_NORMAL")
-    scid = {(a.info["id"], b.info["id"]): a.get_channel_scid(b) for a, b in pairs}
+        wait_for(lambda src=src, dst=dst: all(
+            c["state"] == "CHANNELD_NORMAL"
+            for c in src.rpc.listpeerchannels(dst.info["id"])["channels"]))
+    scids = {}
+    for src, dst in pairs[:3]:
+        scids[(src, dst)] = [c["short_channel_id"] for c in
+                             src.rpc.listpeerchannels(dst.info["id"])["channels"]]
     bitcoind.generate_block(5)
-    for a, b in pairs[:3]:
-        sid = scid[(a.info["id"], b.info["id"])]
+    s12 = scids[(l1, l2)][0]
+    s23, s23b = sorted(scids[(l2, l3)])
+    s31 = scids[(l3, l1)][0]
+    for sid in (s12, s23, s31):
         for n in (l1, l2, l3):
             n.wait_channel_active(sid)
-    s12 = scid[(l1.info["id"], l2.info["id"])]
-    s23 = scid[(l2.info["id"], l3.info["id"])]
-    s24 = scid[(l2.info["id"], l4.info["id"])]
 
     hops = [(l2, s12), (l3, s23)]
     for i in range(3):
@@ -151,20 +157,25 @@ def build_graph(node_factory: Any, work_dir: Path) -> RealGraph:
     _pay_via(l1, hops, l3, PAYMENT_MSAT, "fidelity-unknown", known=False)
     _pay_via(l1, hops, l3, PAYMENT_MSAT, "fidelity-underpaid", underpay=True)
 
-    l2.rpc.close(l4.info["id"])
+    l2.rpc.close(s23b)
     bitcoind.generate_block(1, wait_for_mempool=1)
-    wait_for(lambda: l2.rpc.listpeerchannels(l4.info["id"])["channels"][0]["state"]
-             == "ONCHAIN")
+
+    def closed_state() -> str:
+        return next(c["state"] for c in l2.rpc.listpeerchannels(l3.info["id"])["channels"]
+                    if c.get("short_channel_id") == s23b)
+
+    wait_for(lambda: closed_state() == "ONCHAIN")
     bitcoind.generate_block(100)
-    sync_blockheight(bitcoind, [l2])
+    sync_blockheight(bitcoind, [l1, l2, l3])
     wait_for(lambda: l2.rpc.listclosedchannels()["closedchannels"] != [])
 
     context = {"us": l2.info["id"], "peer_out": l3.info["id"], "peer_in": l1.info["id"],
-               "scid_out": s23, "scid_in": s12, "scid_closed": s24,
-               "closed_peer": l4.info["id"],
-               "channel_id_out": l2.rpc.listpeerchannels(l3.info["id"])["channels"][0][
-                   "channel_id"]}
-    return RealGraph(l2, {"l1": l1, "l2": l2, "l3": l3, "l4": l4}, recorder_file, context)
+               "scid_out": s23, "scid_in": s12, "scid_closed": s23b,
+               "closed_peer": l3.info["id"],
+               "channel_id_out": next(c["channel_id"] for c in
+                                      l2.rpc.listpeerchannels(l3.info["id"])["channels"]
+                                      if c.get("short_channel_id") == s23)}
+    return RealGraph(l2, {"l1": l1, "l2": l2, "l3": l3}, recorder_file, context)
 
 
 @contextlib.contextmanager
@@ -181,7 +192,9 @@ def regtest_node(work_dir: Path | None = None) -> Iterator[RealGraph]:
         db = SqliteDbProvider(str(base))
         executor = futures.ThreadPoolExecutor(max_workers=8)
         factory = None
+        stack = contextlib.ExitStack()
         try:
+            stack.enter_context(_stdout_to(base / "nodes-stdout.log"))
             bitcoind.start()
             blocks = bitcoind.rpc.getblockchaininfo()["blocks"]
             if blocks < 101:
@@ -192,9 +205,40 @@ def regtest_node(work_dir: Path | None = None) -> Iterator[RealGraph]:
             yield build_graph(factory, base)
         finally:
             if factory is not None:
-                factory.killall([False] * len(factory.nodes))
+                _stop_nodes(factory.nodes, executor)
             with contextlib.suppress(Exception):
                 bitcoind.stop()
             with contextlib.suppress(Exception):
                 db.stop()
             executor.shutdown(wait=False)
+            stack.close()
+
+
+def _stop_nodes(nodes: list[Any], executor: futures.Executor) -> None:
+    """``stop`` every node at once (pyln-testing's killall also hunts memory
+    leaks, node by node: seconds each, which this check does not need)."""
+    def stop(node: Any) -> None:
+        node.may_fail = True
+        with contextlib.suppress(Exception):
+            node.stop()
+
+    for done in [executor.submit(stop, n) for n in nodes]:
+        done.result()
+
+
+@contextlib.contextmanager
+def _stdout_to(path: Path) -> Iterator[None]:
+    """lightningd logs to its stdout, which pyln-testing leaves as ours: send
+    the nodes' (file descriptor 1, which they inherit) to a file meanwhile."""
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(path, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
