@@ -8,6 +8,7 @@ depends on one node's data)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from revops.sim.fidelity.compare import (
@@ -21,6 +22,8 @@ from revops.sim.fidelity.compare import (
     shape_of,
 )
 from revops.sim.fidelity.probes import Observation
+from revops.sim.fidelity.simside import DRIVE_HOURS, SCENARIO
+from revops.sim.harness import Sim, run_sim
 
 US = "02" + "a1" * 32
 THEM = "03" + "b2" * 32
@@ -32,19 +35,34 @@ def kinds(diffs: list[Difference]) -> list[tuple[str, str]]:
 
 def test_the_same_keys_and_types_make_no_difference_whatever_the_values() -> None:
     real = {"forwards": [{"in_msat": 1, "status": "settled", "fee_msat": 2}]}
-    sim = {"forwards": [{"in_msat": 99, "status": "failed", "fee_msat": 0},
+    sim = {"forwards": [{"in_msat": 99, "status": "settled", "fee_msat": 0},
                         {"in_msat": 5, "status": "settled", "fee_msat": 7}]}
     assert diff_shapes("p", shape_of(real), shape_of(sim)) == []
 
 
 def test_arrays_compare_the_union_of_their_elements() -> None:
     # A key only some rows have is compared as present.
-    real = {"forwards": [{"status": "settled"}, {"status": "local_failed", "failcode": 4103}]}
-    sim_without = {"forwards": [{"status": "settled"}, {"status": "settled"}]}
-    sim_with = {"forwards": [{"status": "local_failed", "failcode": 4103}, {"status": "x"}]}
+    real = {"peers": [{"id": "a"}, {"id": "b", "netaddr": ["x"]}]}
+    sim_without = {"peers": [{"id": "c"}, {"id": "d"}]}
+    sim_with = {"peers": [{"id": "c", "netaddr": ["y"]}]}
     assert kinds(diff_shapes("p", shape_of(real), shape_of(sim_without))) == [
-        ("missing", "forwards[].failcode")]
+        ("missing", "peers[].netaddr")]
     assert diff_shapes("p", shape_of(real), shape_of(sim_with)) == []
+
+
+def test_rows_of_different_kinds_are_compared_kind_by_kind() -> None:
+    real = {"forwards": [{"status": "settled", "fee_msat": 1},
+                         {"status": "local_failed", "failcode": 4103}]}
+    sim = {"forwards": [{"status": "settled", "fee_msat": 2, "failcode": 1},
+                        {"status": "offered"}]}
+    assert kinds(diff_shapes("p", shape_of(real), shape_of(sim))) == [
+        ("extra", "forwards[status=settled].failcode"),
+        ("variant", "forwards[status=local_failed]"),
+        ("unverified", "forwards[status=offered]")]
+    # On a node whose data the check does not control, a missing kind is a note.
+    variant = Difference("p", "forwards[status=local_failed]", "variant", "listed", "never")
+    assert classify([variant])[0] == [variant]
+    assert classify([variant], strict=False)[0] == []
 
 
 def test_missing_extra_type_and_empty_are_told_apart() -> None:
@@ -142,3 +160,53 @@ def test_the_readme_lists_every_allowed_difference() -> None:
     # One row per kind of difference the code allows (the built-in plugins'
     # options are one row for many globs).
     assert len(table) == len({a.reason for a in ALLOWED})
+
+
+def _served(tmp_path: Path, network: str) -> Sim:
+    """A node in a lightning dir standing for an operator's (the fidelity
+    scenario, a day into it), with a mainnet-style directory layout."""
+    scenario = json.loads(json.dumps(SCENARIO))
+    scenario["node"]["network"] = network
+    path = tmp_path / f"{network}.json"
+    path.write_text(json.dumps(scenario))
+    # Its clock runs (600x), so payments the check makes resolve by themselves.
+    sim = Sim(tmp_path / "operator" / network, scenario=path, speed=600.0).start()
+    sim.advance(hours=DRIVE_HOURS)
+    return sim
+
+
+def test_a_node_on_regtest_gets_every_probe_by_its_directory(tmp_path: Path) -> None:
+    node = _served(tmp_path, "regtest")
+    done = run_sim("fidelity", "--lightning-dir", str(tmp_path / "operator"),
+                   "--report", str(tmp_path / "report.json"))
+    node.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ok"] and report["unexplained"] == []
+    assert not [o for o in report["real_observations"] if "skipped" in o]
+    assert "no unexplained difference" in done.stdout
+
+
+def test_a_node_with_real_money_is_only_read(tmp_path: Path) -> None:
+    node = _served(tmp_path, "bitcoin")
+    before = node.rpc.listpeerchannels()["channels"]
+    done = run_sim("fidelity", "--lightning-dir", str(tmp_path / "operator"),
+                   "--report", str(tmp_path / "report.json"))
+    after = node.rpc.listpeerchannels()["channels"]
+    assert [c["fee_proportional_millionths"] for c in after] == [
+        c["fee_proportional_millionths"] for c in before]
+    assert node.rpc.listinvoices()["invoices"] == [] and node.rpc.listsendpays()["payments"] == []
+    assert node.rpc.listdatastore(["fidelity"])["datastore"] == []
+    node.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    skipped = {o["name"]: o["skipped"] for o in report["real_observations"] if "skipped" in o}
+    assert skipped["setchannel feeppm"] == "changes the node (read-only run)"
+    assert skipped["listforwards"] == "unbounded answer on a large node"
+    assert "listforwards created page 1" not in skipped  # bounded pages are read
+    assert report["notifications_compared"] is False
+
+
+def test_no_node_and_no_lightningd_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_sim("fidelity", "--lightning-dir", str(tmp_path / "nothing-here"))
+    assert done.returncode == 2 and "cannot reach the node" in done.stderr

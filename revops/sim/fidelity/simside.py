@@ -84,17 +84,17 @@ def drive(sim: Sim) -> None:
 
 
 @contextlib.contextmanager
-def sim_node(work_dir: Path | None = None) -> Iterator[SimGraph]:
-    """The simulated node, driven and ready for the probes; stopped on exit
-    (cleanly: a schema violation it logged makes the exit fail)."""
+def sim_node(work_dir: Path | None = None, recorder: bool = True) -> Iterator[SimGraph]:
+    """The simulated node, driven and ready for the probes (with the
+    notification recorder as its plugin, or none); stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="revops-fidelity-sim-") as tmp:
         base = Path(tmp) if work_dir is None else work_dir
         scenario = base / "fidelity-scenario.json"
         base.mkdir(parents=True, exist_ok=True)
         scenario.write_text(json.dumps(SCENARIO, indent=1), encoding="utf-8")
-        recorder = write_launcher(base)
         notes = base / "sim-notifications.jsonl"
-        sim = Sim(base / "node", plugins=[str(recorder)], options={OPTION: str(notes)},
+        plugins = [str(write_launcher(base))] if recorder else []
+        sim = Sim(base / "node", plugins=plugins, options={OPTION: str(notes)} if recorder else {},
                   scenario=scenario, validate=True)
         sim.start()
         try:
