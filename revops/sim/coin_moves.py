@@ -36,7 +36,7 @@ HRP = {"bitcoin": "bc", "testnet": "tb", "testnet4": "tb", "signet": "tbs", "reg
 WALLET = "wallet"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChainMove:
     """One on-chain balance change of an account (lightningd's chain_coin_mvt)."""
 
@@ -71,7 +71,7 @@ class ChainMove:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChannelMove:
     """One off-chain balance change of a channel (lightningd's channel_coin_mvt)."""
 

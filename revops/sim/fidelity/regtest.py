@@ -188,6 +188,7 @@ def regtest_node(work_dir: Path | None = None) -> Iterator[RealGraph]:
 
     with tempfile.TemporaryDirectory(prefix="revops-fidelity-") as tmp:
         base = Path(tmp) if work_dir is None else work_dir
+        base.mkdir(parents=True, exist_ok=True)
         bitcoind = BitcoinD(bitcoin_dir=str(base / "bitcoind"))
         db = SqliteDbProvider(str(base))
         executor = futures.ThreadPoolExecutor(max_workers=8)
