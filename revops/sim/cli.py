@@ -23,6 +23,8 @@
   as strings. Exit 0 with the result, 1 with lightningd's error, 2 when the
   node cannot be reached, 3 for malformed parameters (lightning-cli's codes).
 - ``revops-sim bench``: the benchmarks (filled in by ``revops.sim.bench``).
+- ``revops-sim fidelity [--lightning-dir DIR]``: the simulated node against
+  a real lightningd (``revops.sim.fidelity``), own regtest nodes by default.
 
 Bad flags, option values and scenario files get one line on stderr and exit
 code 2; a node that refuses to start (a plugin failing its handshake) exits 1.
@@ -492,6 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli.set_defaults(func=_cli)
 
     _add_bench(sub)
+
+    from revops.sim.fidelity import command as fidelity
+
+    check = sub.add_parser("fidelity", help="compare the simulated node with a real lightningd")
+    fidelity.add_arguments(check)
+    check.set_defaults(func=fidelity.main)
     return parser
 
 

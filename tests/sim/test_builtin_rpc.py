@@ -127,6 +127,10 @@ def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
         ("deldatastore", {"key": ["test", "one"]}),
         ("plugin", {"subcommand": "list"}), ("notifications", {"enable": False}),
         ("listconfigs", {}), ("listconfigs", {"config": "fee-base"}),
+        ("listclosedchannels", {}), ("listchainmoves", {}), ("listchannelmoves", {}),
+        ("listchannelmoves", {"index": "created", "start": 1, "limit": 2}),
+        ("bkpr-listaccountevents", {}), ("bkpr-listincome", {}), ("bkpr-listbalances", {}),
+        ("bkpr-channelsapy", {}),
     ]
 
 
@@ -163,10 +167,10 @@ def test_filter_applies_to_every_method(node: Sim) -> None:
      {"code": -32602, "message": "config: Unknown config option: invalid token '\"nosuch\"'"}),
     ("datastore", {"key": "k"}, {"code": -32602, "message": "Must have either hex or string"}),
     ("datastore", {"key": "k", "hex": "0g"},
-     {"code": -32602, "message": "hex: should be a hex value: invalid token '0g'"}),
+     {"code": -32602, "message": "hex: should be a hex value: invalid token '\"0g\"'"}),
     ("datastore", {"key": "k", "string": "x", "mode": "sometimes"}, {"code": -32602, "message":
         "mode: should be 'must-create', 'must-replace', 'create-or-replace', 'must-append', "
-        "or 'create-or-append': invalid token 'sometimes'"}),
+        "or 'create-or-append': invalid token '\"sometimes\"'"}),
     ("listdatastore", {"key": []},
      {"code": -32602, "message": "key: should not be empty: invalid token '[]'"}),
     ("plugin", {"subcommand": "restart"},
