@@ -195,8 +195,6 @@ def default_table() -> MethodTable:
         market_rpc.register(table)
         from revops.sim import payments_rpc
         payments_rpc.register(table)
-        from revops.sim import config_rpc
-        config_rpc.register(table)
     return table
 
 
