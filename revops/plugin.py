@@ -15,6 +15,7 @@ connections while it shuts down), and the process exits.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -78,6 +79,43 @@ class _CommandMethod(Method):
         return self.spec.usage
 
 
+# Python refuses to turn more than 4,300 digits into an int (a defence
+# against quadratic conversion); json.loads raises then.
+_MAX_INT_LITERAL = 4300
+
+
+def _int_literal(text: str) -> int | str:
+    """A JSON integer literal: an int, or, when too long for Python, its
+    digits as a string, which every number parser refuses by its length
+    (``revops/numbers.py``) with the parameter's name."""
+    return int(text) if len(text) <= _MAX_INT_LITERAL else text
+
+
+def decode_message(payload: bytes) -> Any:
+    """One message from lightningd. lightningd passes a parameter's JSON
+    token through as the caller wrote it, so ``lightning-cli
+    revenue-history 1111...`` with 5,000 digits arrives as a number
+    literal."""
+    return json.loads(payload.decode("utf8"), parse_int=_int_literal)
+
+
+class _Plugin(Plugin):
+    """pyln's Plugin reading lightningd's messages with
+    :func:`decode_message`: with pyln's plain ``json.loads`` a number
+    literal too long for Python raises in the read loop and ends the
+    plugin."""
+
+    def _multi_dispatch(self, msgs: list[bytes]) -> bytes:
+        # The last piece is an incomplete message, kept for the next read.
+        for payload in msgs[:-1]:
+            request = self._parse_request(decode_message(payload))
+            if request.id is not None:
+                self._dispatch_request(request)
+            else:
+                self._dispatch_notification(request)
+        return msgs[-1]
+
+
 class RevopsPlugin:
     """The pyln plugin and what it starts."""
 
@@ -85,7 +123,7 @@ class RevopsPlugin:
         env = os.environ if environ is None else environ
         self.clock = clock if clock is not None else clock_from_env(env)
         self.dev = isinstance(self.clock, DrivenClock)
-        self.plugin = Plugin(dynamic=True)
+        self.plugin = _Plugin(dynamic=True)
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.pool: ActorPool | None = None
         self.wall_timer: WallTimer | None = None
@@ -168,6 +206,11 @@ class RevopsPlugin:
                 params = bind_params(spec.params, list(args) if args else kwargs)
             except RpcError as e:
                 request.set_exception(RpcException(e.message, e.code))
+                return
+            except Exception as e:  # a parser bug: still a clear answer
+                log.exception("binding the parameters of %s failed", spec.name)
+                request.set_exception(RpcException(
+                    f"internal error binding parameters: {type(e).__name__}", -1))
                 return
             self._send(Command(spec.name, params, request, self.clock.now()), request)
         return handler
