@@ -47,6 +47,7 @@ from revops.config import (
     build_startup_config,
     describe,
     lookup,
+    refusal_of_change,
 )
 from revops.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError
 from revops.metrics import Metrics, MetricsEndpoint
@@ -415,7 +416,8 @@ class Supervisor(pykka.ThreadingActor):
             try:
                 value = spec.parse(params["value"])
             except ConfigError as e:
-                raise RpcError(JSONRPC2_INVALID_PARAMS, str(e)) from None
+                raise RpcError(JSONRPC2_INVALID_PARAMS, f"value: {e}") from None
+            self._refuse_contradiction(spec.key, value, "value: ")
             stored = store.proxy().set_override(spec.key, spec.format(value)).get(
                 timeout=ASK_TIMEOUT)
             readback = spec.parse(stored)
@@ -424,6 +426,8 @@ class Supervisor(pykka.ThreadingActor):
                                    f"as {spec.format(value)}; not applied")
             new_snapshot = self.config.with_value(spec.key, readback, "override")
         elif action == "reset":
+            back = self.option_values.get(spec.key, spec.default)
+            self._refuse_contradiction(spec.key, back, f"key: reset to {back} refused: ")
             store.proxy().delete_override(spec.key).get(timeout=ASK_TIMEOUT)
             if spec.key in self.option_values:
                 new_snapshot = self.config.with_value(spec.key, self.option_values[spec.key],
@@ -437,6 +441,12 @@ class Supervisor(pykka.ThreadingActor):
                  new_snapshot[spec.key], new_snapshot.generation)
         return {"generation": new_snapshot.generation, "key": spec.key, "old": old,
                 "value": new_snapshot[spec.key], "source": new_snapshot.sources[spec.key]}
+
+    def _refuse_contradiction(self, key: str, value: Any, prefix: str) -> None:
+        """Nothing is stored when the change would contradict another key."""
+        why = refusal_of_change(self.config, key, value)
+        if why is not None:
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{prefix}{why}; nothing was changed")
 
     def _spec(self, key: str) -> Any:
         try:

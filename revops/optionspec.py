@@ -81,6 +81,37 @@ class OptionSpec:
         return str(value)
 
 
+@dataclass(frozen=True)
+class NotAbove:
+    """A rule across two tunables: ``low`` may not be above ``high`` (with
+    ``off_when_zero``, no rule while ``high`` is 0, its "none" value). A
+    snapshot that breaks one is never built: contradicting startup options
+    disable the plugin, a ``revenue-config set`` or ``reset`` that would
+    break one is refused."""
+
+    low: str
+    high: str
+    why: str  # what would go wrong, for the operator
+    off_when_zero: bool = False
+
+    def applies(self, values: Any) -> bool:
+        return not (self.off_when_zero and values[self.high] == 0)
+
+    def broken(self, values: Any) -> str | None:
+        """Why ``values`` break this rule, naming both options (None: they don't)."""
+        lo, hi = values[self.low], values[self.high]
+        if not self.applies(values) or lo <= hi:
+            return None
+        return (f"{OPTION_PREFIX}{self.low} ({plain_number(lo)}) is above "
+                f"{OPTION_PREFIX}{self.high} ({plain_number(hi)}): {self.why}")
+
+
+def plain_number(x: Any) -> str:
+    """``2500``, ``0.08``: a value as an operator writes it."""
+    return repr(x) if isinstance(x, float) and not x.is_integer() else str(
+        int(x) if isinstance(x, float) else x)
+
+
 def _parse_bool(spec: OptionSpec, raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
