@@ -78,7 +78,7 @@ from revops.channels import (
 from revops.config import ConfigSnapshot
 from revops.jsonrpc import RpcError
 from revops.metrics import Metrics
-from revops.rebalance import breaker, realized
+from revops.rebalance import breaker, invoice, realized
 from revops.rebalance import sling as slingmod
 from revops.rebalance.bolt7 import HopPolicy, ppm
 from revops.rebalance.breaker import BreakerParams, BreakerState
@@ -148,6 +148,7 @@ class RebalanceCoordinator(Coordinator):
         self.fee_state: FeeStateUpdate | None = None
         self.breakers: dict[str, BreakerState] | None = None
         self.our_id: str | None = None
+        self.db_id: str | None = None
         self.reconciled = False
         self.layer_at: float | None = None  # when our askrene layer was (re)made
         self.last_now = 0.0
@@ -335,6 +336,11 @@ class RebalanceCoordinator(Coordinator):
         return self.store.rebalance_budget(now, BudgetParams.from_config(config)).get(
             timeout=ASK_TIMEOUT)
 
+    def _database_id(self) -> str:
+        if self.db_id is None:
+            self.db_id = self.store.database_id().get(timeout=ASK_TIMEOUT)
+        return self.db_id
+
     def _node_id(self) -> str | None:
         if self.our_id is None:
             res = self.rpc("getinfo", None, {"id": True})
@@ -517,7 +523,7 @@ class RebalanceCoordinator(Coordinator):
         if job_id is None:
             self.rm.attempts.labels("refused").inc()
             return replace(base, action="budget", reason=why or "budget", route_fee_msat=fee)
-        label = f"revops-rebalance-{job_id}"
+        label = invoice.label(self._database_id(), job_id, now)
         inv = self.rpc("invoice", {"amount_msat": amount, "label": label,
                                    "description": f"revops rebalance {src.scid} -> {dest.scid}",
                                    "expiry": INVOICE_EXPIRY, "cltv": INVOICE_CLTV})

@@ -51,6 +51,7 @@ from revops.config import (
 )
 from revops.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError
 from revops.metrics import Metrics, MetricsEndpoint
+from revops.storage import marker
 from revops.supervision import RestartBudget
 
 log = logging.getLogger("revops.supervisor")
@@ -113,6 +114,8 @@ class Supervisor(pykka.ThreadingActor):
         self.started_wall = time.monotonic()
         self.stopping = False
         self.boot_error: str | None = None
+        self.marker_written = False
+        self.marker_warned = False
 
     # -- lifecycle --------------------------------------------------------------
     def on_start(self) -> None:
@@ -134,6 +137,7 @@ class Supervisor(pykka.ThreadingActor):
             log.warning("ignoring stored override: %s", problem)
         self._apply_budgets()
         self._add_child("rpc", lambda: self.rt.rpc_factory(self.config))
+        self._mark_database()
         for name, factory in self.rt.coordinators:
             self._add_child(name, self._coordinator_starter(name, factory))
         self._add_child("ticker", lambda: self.rt.ticker_factory(self.config, self.rt.clock.now()))
@@ -265,6 +269,40 @@ class Supervisor(pykka.ThreadingActor):
         except pykka.ActorDeadError:
             pass
 
+    def _mark_database(self) -> None:
+        """Leave (or renew) the marker of our database in lightningd's
+        datastore (``revops/storage/marker.py``); retried on every Advance
+        until it is written."""
+        store, rpc = self._ref("store"), self._ref("rpc")
+        if self.marker_written or store is None or rpc is None:
+            return
+        try:
+            db_id = store.proxy().database_id().get(timeout=ASK_TIMEOUT)
+            listed = rpc.proxy().call("listdatastore", {"key": list(marker.KEY)}).get(
+                timeout=ASK_TIMEOUT)
+            if not listed.ok:
+                raise RuntimeError(f"listdatastore: {listed.message or listed.kind}")
+            old = marker.parse(listed.result)
+            if old is not None and not marker.replaced(old, db_id):
+                self.marker_written = True
+                return
+            if old is not None:
+                log.warning("database %s (%s) replaces database %s (%s) in lightningd's "
+                            "datastore marker", db_id, self.rt.db_path, old.db_id, old.path)
+            new = marker.Marker(db_id, self.rt.db_path, self.rt.clock.now())
+            wrote = rpc.proxy().call("datastore", {
+                "key": list(marker.KEY), "string": new.to_json(),
+                "mode": "create-or-replace"}).get(timeout=ASK_TIMEOUT)
+            if not wrote.ok:
+                raise RuntimeError(f"datastore: {wrote.message or wrote.kind}")
+        except Exception as e:  # noqa: BLE001 - retried at the next Advance
+            if not self.marker_warned:
+                log.warning("database marker not written yet (retrying): %s", e)
+                self.marker_warned = True
+            return
+        self.marker_written = True
+        log.info("database %s marked in lightningd's datastore", db_id)
+
     def _check_liveness(self) -> None:
         for name in list(self.order):
             child = self.children[name]
@@ -275,6 +313,7 @@ class Supervisor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Advance):
             self._check_liveness()
+            self._mark_database()
             ticker = self._ref("ticker")
             if ticker is None:
                 if message.request is not None:

@@ -39,8 +39,12 @@ from revops.commands import COMMANDS, CommandSpec
 from revops.config import SPECS, ConfigError, build_startup_config
 from revops.jsonrpc import RpcError, bind_params
 from revops.metrics import Metrics
-from revops.storage.db import check_database, resolve_db_path
+from revops.storage.db import check_database, database_state, resolve_db_path
 from revops.storage.errors import StorageError
+from revops.storage.marker import KEY as MARKER_KEY
+from revops.storage.marker import PRESENT, Marker
+from revops.storage.marker import parse as parse_marker
+from revops.storage.marker import refusal as marker_refusal
 
 log = logging.getLogger("revops")
 
@@ -50,6 +54,7 @@ _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn"
            logging.ERROR: "error", logging.CRITICAL: "error"}
 
 STOP_TIMEOUT = 20.0  # well within lightningd's 30 s
+INIT_RPC_TIMEOUT = 10.0  # init answers within lightningd's 120 s whatever happens
 
 
 class LightningdLogHandler(logging.Handler):
@@ -170,10 +175,23 @@ class RevopsPlugin:
         lightning_dir = configuration["lightning-dir"]
         rpc_path = os.path.join(lightning_dir, configuration["rpc-file"])
         db_path = resolve_db_path(startup.snapshot["db-path"] or None, lightning_dir)
+        state = database_state(db_path)
+        marker, unread = self._read_marker(rpc_path, float(startup.snapshot["rpc-timeout"]))
+        if unread and state != PRESENT:
+            return self._disable(f"cannot tell whether revops ran on this node before "
+                                 f"(listdatastore failed: {unread}) and {db_path} is {state}; "
+                                 "nothing was created: start the plugin again once lightningd "
+                                 "answers")
+        why = marker_refusal(marker, db_path, state, None)
+        if why is not None:
+            return self._disable(why)
         try:
-            check_database(db_path)
+            version = check_database(db_path)
         except StorageError as e:
             return self._disable(f"database unusable: {e}")
+        why = marker_refusal(marker, db_path, state, version)
+        if why is not None:
+            return self._disable(why)
         snapshot = startup.snapshot
         metrics = Metrics()
         self.pool = ActorPool(int(snapshot["channel-workers"]), name="revops-channel").start()
@@ -189,6 +207,17 @@ class RevopsPlugin:
         log.info("revops %s initialised (db %s%s)", __version__, db_path,
                  ", simulated clock" if driven else "")
         return None
+
+    @staticmethod
+    def _read_marker(rpc_path: str, timeout: float) -> tuple[Marker | None, str | None]:
+        """lightningd's marker of our database, read once while answering
+        init (its answer depends on it); (marker, None), or (None, why not)."""
+        try:
+            rpc = lightning_rpc_factory(rpc_path)(min(timeout, INIT_RPC_TIMEOUT))
+            answer = rpc.call("listdatastore", {"key": list(MARKER_KEY)})
+        except Exception as e:  # noqa: BLE001 - any failure: the marker is unknown
+            return None, f"{type(e).__name__}: {e}"
+        return parse_marker(answer), None
 
     def _disable(self, reason: str) -> dict[str, Any]:
         self.disabled = reason

@@ -35,6 +35,19 @@ PRAGMAS: tuple[tuple[str, object], ...] = (
 )
 
 
+def database_state(path: str) -> str:
+    """What is at ``path`` before anything opens it: ``missing``, ``empty``
+    (0 bytes: SQLite would take it for a new database) or ``present``."""
+    from revops.storage.marker import EMPTY, MISSING, PRESENT
+
+    try:
+        return EMPTY if os.path.getsize(path) == 0 else PRESENT
+    except FileNotFoundError:
+        return MISSING
+    except OSError:
+        return PRESENT  # unreadable: open_database says why
+
+
 def default_db_path(lightning_dir: str) -> str:
     return os.path.join(lightning_dir, DB_FILENAME)
 
