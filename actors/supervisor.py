@@ -442,7 +442,7 @@ class Supervisor(pykka.ThreadingActor):
         spec = self._spec(key)
         if not spec.runtime:
             raise RpcError(JSONRPC2_INVALID_PARAMS,
-                           f"{spec.key} is a startup option: set --{spec.option_name} in "
+                           f"key: {spec.key} is a startup option: set --{spec.option_name} in "
                            "lightningd's config and restart the plugin")
         store = self._ref("store")
         if store is None:
