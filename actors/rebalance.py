@@ -23,9 +23,10 @@ A cycle (``rebalance-interval``):
    can cost) in one transaction with the budget check; ``invoice`` to
    ourselves; the job written as ``sending`` *before* ``sendpay``; then
    ``sendpay``, which returns at once;
-   sling: the same plan becomes a ``sling-job`` (pull, the refill's amount
-   and target, our sources as candidates, the max fee as ``maxppm``) and a
-   ``sling-go``;
+   sling: the same plan becomes a ``sling-once`` of one payment (pull,
+   the refill's amount, our sources as candidates, the max fee as
+   ``maxppm``), reserving sling's worst case (``revops/rebalance/sling.py``),
+   stopped at the first poll that sees its payment;
 5. tell the fee coordinator ``RefillCosts`` (what refilling each channel
    cost, ppm of the amount moved, over 30 days), update the metrics and
    the realized-EV figures.
@@ -224,7 +225,10 @@ class RebalanceCoordinator(Coordinator):
     def _with_poll(self, summary: dict[str, Any], now: float,
                    config: ConfigSnapshot) -> dict[str, Any]:
         if summary.get("in_flight"):
-            summary["poll_at"] = now + float(config["rebalance-poll-interval"])
+            interval = float(config["rebalance-poll-interval"])
+            if str(config["rebalancer"]) == "sling":
+                interval = min(interval, slingmod.POLL_MAX_S)
+            summary["poll_at"] = now + interval
         return summary
 
     def run_cycle(self, now: float, config: ConfigSnapshot, dry_run: bool) -> dict[str, Any]:
@@ -562,8 +566,8 @@ class RebalanceCoordinator(Coordinator):
         dest = channels[p.dest.scid]
         amount = best.amount_msat
         remaining = self._remaining(now, config)
-        job = slingmod.job_for(dest.scid, dest.capacity_msat, dest.local_msat, amount,
-                               best.max_fee_msat, [o.source.scid for o in options])
+        job = slingmod.job_for(dest.scid, amount, best.max_fee_msat,
+                               [o.source.scid for o in options])
         base = Attempt(dest.scid, options[0].source.scid, amount, "refused",
                        max_fee_msat=best.max_fee_msat)
         while job.reserve_msat > remaining and job.maxppm > 0 and not dry_run:
@@ -575,7 +579,7 @@ class RebalanceCoordinator(Coordinator):
         if dry_run:
             self.rm.attempts.labels("dry_run").inc()
             return replace(base, action="dry_run", predicted_ev_msat=predicted,
-                           reason=f"sling-job {job.params()}")
+                           reason=f"sling-once {job.params()}")
         cursor = self.rpc("wait", {"subsystem": "sendpays", "indexname": "created",
                                    "nextvalue": 0})
         if not cursor.ok:
@@ -590,8 +594,7 @@ class RebalanceCoordinator(Coordinator):
         self.store.rebalance_update(job_id, now, state="sending", label=f"sling:{dest.scid}",
                                     cursor=int(cursor.result.get("created", 0)),
                                     route_fee_msat=job.reserve_msat).get(timeout=ASK_TIMEOUT)
-        made = self.rpc("sling-job", job.params())
-        went = self.rpc("sling-go", {"scid": dest.scid}) if made.ok else made
+        went = self.rpc("sling-once", job.params())
         row = self.store.rebalance_job(job_id).get(timeout=ASK_TIMEOUT)
         if not went.ok:
             self._sling_stop(dest.scid)
@@ -681,7 +684,7 @@ class RebalanceCoordinator(Coordinator):
     def _poll_sling(self, job: JobRow, payments: list[Any], now: float,
                     config: ConfigSnapshot, startup: bool) -> int:
         prog = slingmod.progress(payments, job.dest_scid, job.cursor or 0)
-        why = slingmod.done(prog, job.amount_msat, job.route_fee_msat or job.max_fee_msat)
+        why = slingmod.done(prog, job.amount_msat)
         if why is None and (startup or str(config["rebalancer"]) != "sling"):
             why = "stopped: a previous run's job" if startup else "stopped: rebalancer changed"
         if why is None and now - job.created_at >= float(config["rebalance-reservation-timeout"]):
@@ -695,8 +698,11 @@ class RebalanceCoordinator(Coordinator):
         if prog.pending:
             return 0  # a payment sling started can still spend: wait for it
         success = prog.succeeded > 0
+        if prog.fee_msat > (job.route_fee_msat or job.max_fee_msat):
+            log.error("rebalance: sling job %d spent %d msat, more than the %d reserved",
+                      job.id, prog.fee_msat, job.route_fee_msat or job.max_fee_msat)
         self._end(job, success, now, config, fee=prog.fee_msat, moved=prog.moved_msat,
-                  reason=why)
+                  reason=slingmod.outcome(prog, job.amount_msat, why))
         return 1
 
     def _end(self, job: JobRow, success: bool, now: float, config: ConfigSnapshot,
