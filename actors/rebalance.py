@@ -564,7 +564,10 @@ class RebalanceCoordinator(Coordinator):
                      origin: str = "auto") -> Attempt:
         best = options[0].estimate
         dest = channels[p.dest.scid]
-        amount = best.amount_msat
+        # Sling's payments are unlabelled: each open job gets its own amount.
+        taken = [j.amount_msat // 1000 for j in
+                 self.store.rebalance_open_jobs().get(timeout=ASK_TIMEOUT) if j.mode == "sling"]
+        amount = slingmod.distinct_amount(best.amount_msat // 1000, taken) * 1000
         remaining = self._remaining(now, config)
         job = slingmod.job_for(dest.scid, amount, best.max_fee_msat,
                                [o.source.scid for o in options])
@@ -683,7 +686,8 @@ class RebalanceCoordinator(Coordinator):
 
     def _poll_sling(self, job: JobRow, payments: list[Any], now: float,
                     config: ConfigSnapshot, startup: bool) -> int:
-        prog = slingmod.progress(payments, job.dest_scid, job.cursor or 0)
+        prog = slingmod.progress(payments, job.dest_scid, job.cursor or 0, self._node_id(),
+                                 job.amount_msat)
         why = slingmod.done(prog, job.amount_msat)
         if why is None and (startup or str(config["rebalancer"]) != "sling"):
             why = "stopped: a previous run's job" if startup else "stopped: rebalancer changed"

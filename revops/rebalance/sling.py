@@ -17,10 +17,11 @@ any of its payments out; polls come at most :data:`POLL_MAX_S` apart while
 a sling job is in flight, well inside ``sling-timeoutpay``. Its cost is
 what its payments actually paid.
 
-Its payments show in ``listsendpays`` with sling's labels
-(``sling-<scid>-...``); those created after the job started, for its
-channel, are the job's: their fees (sent minus delivered) are what it
-cost, exactly as for a native refill.
+Its payments show in ``listsendpays`` without a label (sling settles its
+own HTLC, with no invoice): those created after the job started, to our
+own node, of the job's amount (distinct among our open sling jobs) are the
+job's; their fees (sent minus delivered) are what it cost, exactly as for
+a native refill.
 """
 
 from __future__ import annotations
@@ -80,16 +81,37 @@ class Progress:
     hashes: tuple[str, ...]
 
 
-def is_ours(entry: Mapping[str, Any], scid: str) -> bool:
-    return str(entry.get("label") or "").startswith(f"sling-{scid}-")
+def is_ours(entry: Mapping[str, Any], scid: str, our_id: str | None = None,
+            amount_msat: int | None = None) -> bool:
+    """Whether a ``listsendpays`` entry is a payment of our sling job for
+    ``scid``. The real sling sends with no label: its payments are the
+    unlabelled ones to ourselves (a circular route ends at our node) of the
+    job's exact amount, which no other open job of ours shares
+    (:func:`distinct_amount`). A label ``sling-<scid>-...`` also counts."""
+    label = entry.get("label")
+    if label:
+        return str(label).startswith(f"sling-{scid}-")
+    return (our_id is not None and entry.get("destination") == our_id
+            and amount_msat is not None and int(entry.get("amount_msat", -1)) == amount_msat)
 
 
-def progress(entries: Iterable[Mapping[str, Any]], scid: str, after_index: int) -> Progress:
-    """What the job for ``scid`` did: sendpays created after ``after_index``."""
+def distinct_amount(amount_sats: int, taken: Iterable[int]) -> int:
+    """``amount_sats``, a few sats less when another open sling job of ours
+    has that amount: each job's payments are told apart by their amount."""
+    used = set(taken)
+    while amount_sats in used and amount_sats > 1:
+        amount_sats -= 1
+    return amount_sats
+
+
+def progress(entries: Iterable[Mapping[str, Any]], scid: str, after_index: int,
+             our_id: str | None = None, amount_msat: int | None = None) -> Progress:
+    """What the job for ``scid`` did: its sendpays created after ``after_index``."""
     moved = fee = ok = bad = pending = 0
     hashes = []
     for e in entries:
-        if int(e.get("created_index", 0)) <= after_index or not is_ours(e, scid):
+        if int(e.get("created_index", 0)) <= after_index \
+                or not is_ours(e, scid, our_id, amount_msat):
             continue
         hashes.append(str(e.get("payment_hash")))
         status = e.get("status")

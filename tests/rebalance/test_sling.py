@@ -3,7 +3,14 @@ payments did (from listsendpays), and when to stop it."""
 
 from __future__ import annotations
 
-from revops.rebalance.sling import PAYMENTS_RESERVED, done, job_for, outcome, progress
+from revops.rebalance.sling import (
+    PAYMENTS_RESERVED,
+    distinct_amount,
+    done,
+    job_for,
+    outcome,
+    progress,
+)
 
 
 def test_the_job_is_one_payment_of_the_refill_within_the_max_fee():
@@ -57,3 +64,29 @@ def test_what_became_of_a_stopped_job():
     failed = progress([sendpay(1, "sling-9x9x9-1-1-1", "failed")], "9x9x9", 0)
     assert outcome(failed, 500_000_000, "its payment is out") == "its payment failed"
     assert outcome(failed, 500_000_000, "timed out") == "timed out"
+
+
+US = "02" + "1" * 64
+
+
+def unlabelled(index: int, status: str, amount: int = 500_000_000, sent: int = 500_100_000,
+               destination: str = US) -> dict:
+    """What the real sling's sendpay leaves in listsendpays: no label."""
+    return {"created_index": index, "status": status, "payment_hash": f"{index:064x}",
+            "destination": destination, "amount_msat": amount, "amount_sent_msat": sent}
+
+
+def test_the_real_slings_unlabelled_payments_are_told_apart_by_amount_and_destination():
+    entries = [unlabelled(2, "complete"),                          # before the job
+               unlabelled(5, "complete", sent=500_090_000),
+               unlabelled(6, "complete", amount=499_999_000),      # another job's amount
+               unlabelled(7, "complete", destination="03" + "2" * 64),  # a payment out
+               sendpay(8, "revops-rebalance-ab-4-1", "complete"),  # a native refill
+               unlabelled(9, "pending")]
+    p = progress(entries, "9x9x9", after_index=4, our_id=US, amount_msat=500_000_000)
+    assert (p.moved_msat, p.fee_msat, p.succeeded, p.pending) == (500_000_000, 90_000, 1, 1)
+
+
+def test_open_sling_jobs_get_distinct_amounts():
+    assert distinct_amount(500_000, []) == 500_000
+    assert distinct_amount(500_000, [500_000, 499_999]) == 499_998
