@@ -41,7 +41,9 @@ a job's ``paralleljobs`` tasks, when idle, checks the channel against its
 ``candidates``, deplete formula, exceptions), asks ``getroutes`` for the
 path between the two peers (a layer ``sling`` with our node disabled),
 wraps it into a circular route, and pays an ``invoice`` of its own with
-``sendpay``; it polls ``waitsendpay`` with ``timeout=0`` until the payment
+``sendpay`` (with no label, as the real one, which settles its own HTLC
+instead of an invoice: its payments show in ``listsendpays`` unlabelled);
+it polls ``waitsendpay`` with ``timeout=0`` until the payment
 resolves or ``sling-timeoutpay`` passes, records the result and tells
 askrene about failures. ``sling-stop`` answers at once (the real one waits
 up to ``sling-timeoutpay``: here a task with a payment in flight shows

@@ -167,3 +167,38 @@ def test_a_number_literal_too_long_for_python_is_decoded_as_its_digits():
     with pytest.raises(RpcError) as e:
         bind_params(cmd.params, decoded["params"][::-1] + [None])
     assert e.value.code == JSONRPC2_INVALID_PARAMS
+
+
+def raw_call(rpc_path: str, text: str) -> dict:
+    """Send JSON text as written: pyln's client cannot encode 5,000 digits."""
+    import os
+    import socket
+
+    dirfd = os.open(os.path.dirname(rpc_path), os.O_DIRECTORY | os.O_RDONLY)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(f"/proc/self/fd/{dirfd}/{os.path.basename(rpc_path)}")
+            s.sendall(text.encode())
+            buf = b""
+            while b"\n\n" not in buf:
+                chunk = s.recv(65536)
+                assert chunk, "connection closed without an answer"
+                buf += chunk
+    finally:
+        os.close(dirfd)
+    return json.loads(buf.split(b"\n\n")[0])
+
+
+@pytest.mark.e2e
+def test_a_5000_digit_literal_through_lightningd_gets_a_clear_answer(revops_sim):
+    sim = revops_sim()
+    for method, params in (("revenue-history", '{"limit":%s}'),
+                           ("revenue-config", '["set","rpc-timeout",%s]')):
+        answer = raw_call(str(sim.rpc_path), '{"jsonrpc":"2.0","id":1,"method":"%s",'
+                          '"params":%s}' % (method, params % ("7" * 5000)))
+        assert answer["error"]["code"] == -32602, answer
+        assert answer["error"]["message"].startswith(("limit: should be an integer from 1",
+                                                      "value: revenue-ops-rpc-timeout"))
+        assert len(answer["error"]["message"]) < 600
+    assert sim.rpc.call("revenue-status")["started"] is True
