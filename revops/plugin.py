@@ -3,10 +3,13 @@ pyln and the actors.
 
 It registers every ``--revenue-ops-*`` option, every ``revenue-*`` command
 and the notifications revops needs; at ``init`` it validates the options
-and the database (answering ``{"disable": reason}`` when either is unusable)
-and starts the Supervisor, then answers at once: slow work happens in the
-actors afterwards. Commands and notifications become messages; nothing here
-waits on an actor, so pyln's stdin loop is never blocked.
+and the database, against the marker of it in lightningd's datastore
+(``revops/storage/marker.py``; one ``listdatastore``, the only RPC call made
+while answering), answering ``{"disable": reason}`` when either is
+unusable, and starts the Supervisor, then answers at once: slow work
+happens in the actors afterwards. Commands and notifications become
+messages; nothing here waits on an actor, so pyln's stdin loop is never
+blocked.
 
 On the ``shutdown`` notification, SIGTERM, or stdin closing, everything is
 stopped in reverse order without needing RPC (lightningd refuses new RPC
