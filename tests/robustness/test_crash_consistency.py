@@ -76,23 +76,25 @@ def start_again(sim: Sim, options: dict[str, str]) -> None:
 
 # -- hydration ---------------------------------------------------------------------------------
 
-HYDRATE = {"revenue-ops-flow-page-size": "500", "revenue-ops-flow-hydration-rows-per-cycle": "2000",
+HYDRATE = {"revenue-ops-flow-page-size": "250", "revenue-ops-flow-hydration-rows-per-cycle": "1000",
            "revenue-ops-flow-retention-days": "36500"}
+HISTORY = 40_000
 
 
 @pytest.mark.parametrize("seed", [1501])
 def test_killed_while_hydrating_forwards_stores_each_forward_once(revops_sim, seed):
     rng = random.Random(seed)
-    sim = revops_sim(HYDRATE, channels=12, forwards=12_000, validate=False)
+    sim = revops_sim(HYDRATE, channels=12, forwards=HISTORY, validate=False)
     for _ in range(2):
-        # Each cycle hydrates 2,000 rows in pages of 500; a flow cycle is due
-        # every advance step, so pages are being written when the kill comes.
-        kill_after(sim, rng.uniform(0.05, 0.6), lambda: sim.advance(hours=2))
-        assert sim.rpc.call("dev-ledger")["historical_forwards"] == 12_000
+        # A flow cycle hydrates 1,000 rows in pages of 250, one cycle per
+        # 10-minute step: two hours of steps cover 12,000 of the 40,000, so
+        # pages are being written when the kill comes.
+        kill_after(sim, rng.uniform(0.05, 0.5), lambda: sim.advance(hours=2))
         start_again(sim, HYDRATE)
-    sim.advance(hours=4)
+    sim.advance(hours=12)
     s = sim.rpc.call("revenue-forwards-sync")
     assert s["hydration"]["state"] == "done" and s["lag_forwards"] == 0
+    assert s["hydration"]["hydrated"] == HISTORY
     truth = listforwards_all(sim)
     assert stored_forwards(sim) == truth  # each once, none lost, statuses current
     assert s["stored_forwards"] == len(truth)
