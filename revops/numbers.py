@@ -24,6 +24,7 @@ caller names the parameter or option and the accepted range.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -126,8 +127,6 @@ def clip_token(value: Any, limit: int = 200) -> str:
     their quotes (as CLN quotes a token), cut to ``limit`` characters with
     the full length said. Never fails: an int too long for ``str()`` is
     described instead of rendered."""
-    import json
-
     if isinstance(value, str):
         text = value
     elif isinstance(value, int) and not isinstance(value, bool) \

@@ -17,6 +17,7 @@ import os
 from peewee import SqliteDatabase
 
 from revops.storage.errors import StorageError, storage_errors
+from revops.storage.marker import EMPTY, MISSING, PRESENT
 from revops.storage.migrations import LATEST_VERSION, current_version, newer_than_known
 
 DB_FILENAME = "revops.sqlite3"
@@ -38,8 +39,6 @@ PRAGMAS: tuple[tuple[str, object], ...] = (
 def database_state(path: str) -> str:
     """What is at ``path`` before anything opens it: ``missing``, ``empty``
     (0 bytes: SQLite would take it for a new database) or ``present``."""
-    from revops.storage.marker import EMPTY, MISSING, PRESENT
-
     try:
         return EMPTY if os.path.getsize(path) == 0 else PRESENT
     except FileNotFoundError:
