@@ -173,7 +173,7 @@ def test_killed_while_starting_a_rebalance_counts_every_msat_once(refill_sim, se
         for method in ("invoice", "sendpay"):
             sim.rpc.call("dev-fault", {"method": method, "latency": 0.3, "error_rate": 0.0})
         source = c["src"]["scid"] if step == 0 else c["src-b"]["scid"]
-        kill_after(sim, rng.uniform(0.05, 0.9), lambda: sim.rpc.call(
+        kill_after(sim, rng.uniform(0.05, 0.9), lambda source=source: sim.rpc.call(
             "revenue-rebalance", [source, c["sink"]["scid"], 100_000, 1000]))
         for method in ("invoice", "sendpay"):
             sim.rpc.call("dev-fault", {"method": method, "clear": True})

@@ -23,9 +23,9 @@ key_strategy = st.one_of(st.sampled_from(KEYS),
 calls = st.tuples(st.sampled_from(["set", "set", "set", "reset", "get"]), key_strategy, json_values)
 
 
-def _state(system):
-    got = system.command("revenue-config", action="get")
-    store = system.sup.proxy().children.get(timeout=10)["store"].ref.proxy()
+def _state(node):
+    got = node.command("revenue-config", action="get")
+    store = node.sup.proxy().children.get(timeout=10)["store"].ref.proxy()
     return got["generation"], got["config"], store.get_overrides().get(timeout=10)
 
 
