@@ -23,9 +23,10 @@ A cycle (``rebalance-interval``):
    can cost) in one transaction with the budget check; ``invoice`` to
    ourselves; the job written as ``sending`` *before* ``sendpay``; then
    ``sendpay``, which returns at once;
-   sling: the same plan becomes a ``sling-job`` (pull, the refill's amount
-   and target, our sources as candidates, the max fee as ``maxppm``) and a
-   ``sling-go``;
+   sling: the same plan becomes a ``sling-once`` of one payment (pull,
+   the refill's amount, our sources as candidates, the max fee as
+   ``maxppm``), reserving sling's worst case (``revops/rebalance/sling.py``),
+   stopped at the first poll that sees its payment;
 5. tell the fee coordinator ``RefillCosts`` (what refilling each channel
    cost, ppm of the amount moved, over 30 days), update the metrics and
    the realized-EV figures.
@@ -78,7 +79,7 @@ from revops.channels import (
 from revops.config import ConfigSnapshot
 from revops.jsonrpc import RpcError
 from revops.metrics import Metrics
-from revops.rebalance import breaker, realized
+from revops.rebalance import breaker, invoice, realized
 from revops.rebalance import sling as slingmod
 from revops.rebalance.bolt7 import HopPolicy, ppm
 from revops.rebalance.breaker import BreakerParams, BreakerState
@@ -148,6 +149,7 @@ class RebalanceCoordinator(Coordinator):
         self.fee_state: FeeStateUpdate | None = None
         self.breakers: dict[str, BreakerState] | None = None
         self.our_id: str | None = None
+        self.db_id: str | None = None
         self.reconciled = False
         self.layer_at: float | None = None  # when our askrene layer was (re)made
         self.last_now = 0.0
@@ -223,7 +225,10 @@ class RebalanceCoordinator(Coordinator):
     def _with_poll(self, summary: dict[str, Any], now: float,
                    config: ConfigSnapshot) -> dict[str, Any]:
         if summary.get("in_flight"):
-            summary["poll_at"] = now + float(config["rebalance-poll-interval"])
+            interval = float(config["rebalance-poll-interval"])
+            if str(config["rebalancer"]) == "sling":
+                interval = min(interval, slingmod.POLL_MAX_S)
+            summary["poll_at"] = now + interval
         return summary
 
     def run_cycle(self, now: float, config: ConfigSnapshot, dry_run: bool) -> dict[str, Any]:
@@ -334,6 +339,11 @@ class RebalanceCoordinator(Coordinator):
     def _budget(self, now: float, config: ConfigSnapshot) -> Usage:
         return self.store.rebalance_budget(now, BudgetParams.from_config(config)).get(
             timeout=ASK_TIMEOUT)
+
+    def _database_id(self) -> str:
+        if self.db_id is None:
+            self.db_id = self.store.database_id().get(timeout=ASK_TIMEOUT)
+        return self.db_id
 
     def _node_id(self) -> str | None:
         if self.our_id is None:
@@ -517,7 +527,7 @@ class RebalanceCoordinator(Coordinator):
         if job_id is None:
             self.rm.attempts.labels("refused").inc()
             return replace(base, action="budget", reason=why or "budget", route_fee_msat=fee)
-        label = f"revops-rebalance-{job_id}"
+        label = invoice.label(self._database_id(), job_id, now)
         inv = self.rpc("invoice", {"amount_msat": amount, "label": label,
                                    "description": f"revops rebalance {src.scid} -> {dest.scid}",
                                    "expiry": INVOICE_EXPIRY, "cltv": INVOICE_CLTV})
@@ -554,10 +564,13 @@ class RebalanceCoordinator(Coordinator):
                      origin: str = "auto") -> Attempt:
         best = options[0].estimate
         dest = channels[p.dest.scid]
-        amount = best.amount_msat
+        # Sling's payments are unlabelled: each open job gets its own amount.
+        taken = [j.amount_msat // 1000 for j in
+                 self.store.rebalance_open_jobs().get(timeout=ASK_TIMEOUT) if j.mode == "sling"]
+        amount = slingmod.distinct_amount(best.amount_msat // 1000, taken) * 1000
         remaining = self._remaining(now, config)
-        job = slingmod.job_for(dest.scid, dest.capacity_msat, dest.local_msat, amount,
-                               best.max_fee_msat, [o.source.scid for o in options])
+        job = slingmod.job_for(dest.scid, amount, best.max_fee_msat,
+                               [o.source.scid for o in options])
         base = Attempt(dest.scid, options[0].source.scid, amount, "refused",
                        max_fee_msat=best.max_fee_msat)
         while job.reserve_msat > remaining and job.maxppm > 0 and not dry_run:
@@ -569,7 +582,7 @@ class RebalanceCoordinator(Coordinator):
         if dry_run:
             self.rm.attempts.labels("dry_run").inc()
             return replace(base, action="dry_run", predicted_ev_msat=predicted,
-                           reason=f"sling-job {job.params()}")
+                           reason=f"sling-once {job.params()}")
         cursor = self.rpc("wait", {"subsystem": "sendpays", "indexname": "created",
                                    "nextvalue": 0})
         if not cursor.ok:
@@ -584,8 +597,7 @@ class RebalanceCoordinator(Coordinator):
         self.store.rebalance_update(job_id, now, state="sending", label=f"sling:{dest.scid}",
                                     cursor=int(cursor.result.get("created", 0)),
                                     route_fee_msat=job.reserve_msat).get(timeout=ASK_TIMEOUT)
-        made = self.rpc("sling-job", job.params())
-        went = self.rpc("sling-go", {"scid": dest.scid}) if made.ok else made
+        went = self.rpc("sling-once", job.params())
         row = self.store.rebalance_job(job_id).get(timeout=ASK_TIMEOUT)
         if not went.ok:
             self._sling_stop(dest.scid)
@@ -674,8 +686,9 @@ class RebalanceCoordinator(Coordinator):
 
     def _poll_sling(self, job: JobRow, payments: list[Any], now: float,
                     config: ConfigSnapshot, startup: bool) -> int:
-        prog = slingmod.progress(payments, job.dest_scid, job.cursor or 0)
-        why = slingmod.done(prog, job.amount_msat, job.route_fee_msat or job.max_fee_msat)
+        prog = slingmod.progress(payments, job.dest_scid, job.cursor or 0, self._node_id(),
+                                 job.amount_msat)
+        why = slingmod.done(prog, job.amount_msat)
         if why is None and (startup or str(config["rebalancer"]) != "sling"):
             why = "stopped: a previous run's job" if startup else "stopped: rebalancer changed"
         if why is None and now - job.created_at >= float(config["rebalance-reservation-timeout"]):
@@ -689,8 +702,11 @@ class RebalanceCoordinator(Coordinator):
         if prog.pending:
             return 0  # a payment sling started can still spend: wait for it
         success = prog.succeeded > 0
+        if prog.fee_msat > (job.route_fee_msat or job.max_fee_msat):
+            log.error("rebalance: sling job %d spent %d msat, more than the %d reserved",
+                      job.id, prog.fee_msat, job.route_fee_msat or job.max_fee_msat)
         self._end(job, success, now, config, fee=prog.fee_msat, moved=prog.moved_msat,
-                  reason=why)
+                  reason=slingmod.outcome(prog, job.amount_msat, why))
         return 1
 
     def _end(self, job: JobRow, success: bool, now: float, config: ConfigSnapshot,

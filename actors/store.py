@@ -44,6 +44,7 @@ from revops.storage.repos import actor_events, channel_states, overrides
 from revops.storage.repos.actor_events import ActorEventRow
 from revops.storage.repos.channel_states import ChannelStateRow
 from revops.storage.repos.overrides import OverrideRow
+from revops.storage.schema_identity import DatabaseIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,14 @@ class StoreActor(FeeStore, FlowStore, RebalanceStore, pykka.ThreadingActor):
     def schema_version(self) -> int:
         self._require()
         return self._version
+
+    def database_id(self) -> str:
+        """The database's random id (``revops/storage/schema_identity.py``)."""
+        self._require()
+        row = DatabaseIdentity.select().order_by(DatabaseIdentity.created_at).first()
+        if row is None:
+            raise StorageUnavailable(f"revops database {self.path} has no identity row")
+        return str(row.id)
 
     def checkpoint(self) -> CheckpointResult:
         """Fold the WAL back into the database file and truncate it."""

@@ -47,9 +47,11 @@ from revops.config import (
     build_startup_config,
     describe,
     lookup,
+    refusal_of_change,
 )
 from revops.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError
 from revops.metrics import Metrics, MetricsEndpoint
+from revops.storage import marker
 from revops.supervision import RestartBudget
 
 log = logging.getLogger("revops.supervisor")
@@ -112,6 +114,8 @@ class Supervisor(pykka.ThreadingActor):
         self.started_wall = time.monotonic()
         self.stopping = False
         self.boot_error: str | None = None
+        self.marker_written = False
+        self.marker_warned = False
 
     # -- lifecycle --------------------------------------------------------------
     def on_start(self) -> None:
@@ -133,6 +137,7 @@ class Supervisor(pykka.ThreadingActor):
             log.warning("ignoring stored override: %s", problem)
         self._apply_budgets()
         self._add_child("rpc", lambda: self.rt.rpc_factory(self.config))
+        self._mark_database()
         for name, factory in self.rt.coordinators:
             self._add_child(name, self._coordinator_starter(name, factory))
         self._add_child("ticker", lambda: self.rt.ticker_factory(self.config, self.rt.clock.now()))
@@ -264,6 +269,40 @@ class Supervisor(pykka.ThreadingActor):
         except pykka.ActorDeadError:
             pass
 
+    def _mark_database(self) -> None:
+        """Leave (or renew) the marker of our database in lightningd's
+        datastore (``revops/storage/marker.py``); retried on every Advance
+        until it is written."""
+        store, rpc = self._ref("store"), self._ref("rpc")
+        if self.marker_written or store is None or rpc is None:
+            return
+        try:
+            db_id = store.proxy().database_id().get(timeout=ASK_TIMEOUT)
+            listed = rpc.proxy().call("listdatastore", {"key": list(marker.KEY)}).get(
+                timeout=ASK_TIMEOUT)
+            if not listed.ok:
+                raise RuntimeError(f"listdatastore: {listed.message or listed.kind}")
+            old = marker.parse(listed.result)
+            if old is not None and not marker.replaced(old, db_id):
+                self.marker_written = True
+                return
+            if old is not None:
+                log.warning("database %s (%s) replaces database %s (%s) in lightningd's "
+                            "datastore marker", db_id, self.rt.db_path, old.db_id, old.path)
+            new = marker.Marker(db_id, self.rt.db_path, self.rt.clock.now())
+            wrote = rpc.proxy().call("datastore", {
+                "key": list(marker.KEY), "string": new.to_json(),
+                "mode": "create-or-replace"}).get(timeout=ASK_TIMEOUT)
+            if not wrote.ok:
+                raise RuntimeError(f"datastore: {wrote.message or wrote.kind}")
+        except Exception as e:  # noqa: BLE001 - retried at the next Advance
+            if not self.marker_warned:
+                log.warning("database marker not written yet (retrying): %s", e)
+                self.marker_warned = True
+            return
+        self.marker_written = True
+        log.info("database %s marked in lightningd's datastore", db_id)
+
     def _check_liveness(self) -> None:
         for name in list(self.order):
             child = self.children[name]
@@ -274,6 +313,7 @@ class Supervisor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Advance):
             self._check_liveness()
+            self._mark_database()
             ticker = self._ref("ticker")
             if ticker is None:
                 if message.request is not None:
@@ -402,7 +442,7 @@ class Supervisor(pykka.ThreadingActor):
         spec = self._spec(key)
         if not spec.runtime:
             raise RpcError(JSONRPC2_INVALID_PARAMS,
-                           f"{spec.key} is a startup option: set --{spec.option_name} in "
+                           f"key: {spec.key} is a startup option: set --{spec.option_name} in "
                            "lightningd's config and restart the plugin")
         store = self._ref("store")
         if store is None:
@@ -415,7 +455,8 @@ class Supervisor(pykka.ThreadingActor):
             try:
                 value = spec.parse(params["value"])
             except ConfigError as e:
-                raise RpcError(JSONRPC2_INVALID_PARAMS, str(e)) from None
+                raise RpcError(JSONRPC2_INVALID_PARAMS, f"value: {e}") from None
+            self._refuse_contradiction(spec.key, value, "value: ")
             stored = store.proxy().set_override(spec.key, spec.format(value)).get(
                 timeout=ASK_TIMEOUT)
             readback = spec.parse(stored)
@@ -424,6 +465,8 @@ class Supervisor(pykka.ThreadingActor):
                                    f"as {spec.format(value)}; not applied")
             new_snapshot = self.config.with_value(spec.key, readback, "override")
         elif action == "reset":
+            back = self.option_values.get(spec.key, spec.default)
+            self._refuse_contradiction(spec.key, back, f"key: reset to {back} refused: ")
             store.proxy().delete_override(spec.key).get(timeout=ASK_TIMEOUT)
             if spec.key in self.option_values:
                 new_snapshot = self.config.with_value(spec.key, self.option_values[spec.key],
@@ -437,6 +480,12 @@ class Supervisor(pykka.ThreadingActor):
                  new_snapshot[spec.key], new_snapshot.generation)
         return {"generation": new_snapshot.generation, "key": spec.key, "old": old,
                 "value": new_snapshot[spec.key], "source": new_snapshot.sources[spec.key]}
+
+    def _refuse_contradiction(self, key: str, value: Any, prefix: str) -> None:
+        """Nothing is stored when the change would contradict another key."""
+        why = refusal_of_change(self.config, key, value)
+        if why is not None:
+            raise RpcError(JSONRPC2_INVALID_PARAMS, f"{prefix}{why}; nothing was changed")
 
     def _spec(self, key: str) -> Any:
         try:

@@ -11,7 +11,7 @@ is accepted.
 from __future__ import annotations
 
 from revops.commandspec import CommandSpec
-from revops.jsonrpc import opt, p_any, p_enum, p_string, req
+from revops.jsonrpc import opt, p_any, p_enum, p_text, req
 
 
 BACKBONE_COMMANDS: tuple[CommandSpec, ...] = (
@@ -23,7 +23,7 @@ BACKBONE_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "revenue-config",
         (req("action", p_enum("get", "set", "reset", "list")),
-         opt("key", p_string), opt("value", p_any)),
+         opt("key", p_text(100)), opt("value", p_any)),
         "Runtime configuration. 'list': every tunable with value, default, source and "
         "accepted range; 'get [key]'; 'set key value' (validated, stored, then applied "
         "to the next cycle; survives restarts); 'reset key' (back to the startup option "
@@ -32,7 +32,7 @@ BACKBONE_COMMANDS: tuple[CommandSpec, ...] = (
         "revenue-channels", (),
         "Every channel actor and its persisted state.", route="fee"),
     CommandSpec(
-        "revenue-dev-crash", (req("actor", p_string),),
+        "revenue-dev-crash", (req("actor", p_text(100)),),
         "Crash an actor on purpose (store, rpc, ticker, mempool, flow, fee, rebalance, "
         "or channel:<scid>) to exercise supervision. Only under revops-sim.", dev=True),
 )

@@ -21,8 +21,10 @@ from typing import Any, Iterable, Mapping
 from revops.optionspec import (  # noqa: F401  (re-exported)
     OPTION_PREFIX,
     ConfigError,
+    NotAbove,
     OptionSpec,
     parse_address,
+    plain_number,
 )
 
 
@@ -65,6 +67,48 @@ def _feature_options() -> tuple[OptionSpec, ...]:
 
 
 OPTIONS: tuple[OptionSpec, ...] = BACKBONE_OPTIONS + _feature_options()
+
+
+def _feature_rules() -> tuple[NotAbove, ...]:
+    from revops.features import FEATURES
+    return tuple(rule for feature in FEATURES for rule in feature.rules)
+
+
+RULES: tuple[NotAbove, ...] = _feature_rules()
+
+
+def broken_rules(values: Mapping[str, Any], keys: Iterable[str] | None = None,
+                 rules: tuple[NotAbove, ...] = RULES) -> list[str]:
+    """Why ``values`` contradict themselves: one message per broken rule
+    (only rules about one of ``keys`` when given)."""
+    wanted = None if keys is None else set(keys)
+    return [msg for rule in rules
+            if wanted is None or rule.low in wanted or rule.high in wanted
+            if (msg := rule.broken(values)) is not None]
+
+
+def refusal_of_change(snapshot: ConfigSnapshot, key: str, value: Any,
+                      rules: tuple[NotAbove, ...] = RULES) -> str | None:
+    """Why setting ``key`` to ``value`` would contradict another key, with
+    what ``key`` accepts today (None: it does not)."""
+    values = dict(snapshot.values)
+    values[key] = value
+    for rule in rules:
+        if key not in (rule.low, rule.high) or rule.broken(values) is None:
+            continue
+        if key == rule.low:
+            bound = f"at most {plain_number(values[rule.high])} while {rule.high} is " \
+                    f"{plain_number(values[rule.high])}"
+        elif rule.off_when_zero:
+            bound = f"0 or at least {plain_number(values[rule.low])} while {rule.low} is " \
+                    f"{plain_number(values[rule.low])}"
+        else:
+            bound = f"at least {plain_number(values[rule.low])} while {rule.low} is " \
+                    f"{plain_number(values[rule.low])}"
+        return f"{rule.broken(values)}; {key} accepts {bound}"
+    return None
+
+
 
 
 def option_table(extra: Iterable[OptionSpec] = ()) -> Mapping[str, OptionSpec]:
@@ -133,8 +177,9 @@ def build_startup_config(options: Mapping[str, Any],
                          specs: Mapping[str, OptionSpec] = SPECS) -> StartupConfig:
     """Layer defaults, lightningd's init ``options`` and stored overrides.
 
-    A bad startup option raises :class:`ConfigError` (the plugin disables
-    itself with that message). A stored override that no longer parses (a
+    A bad startup option, or options that contradict each other
+    (:data:`RULES`), raise :class:`ConfigError` (the plugin disables itself
+    with that message, which names the options). A stored override that no longer parses (a
     range changed between versions) is ignored and reported.
     """
     values: dict[str, Any] = {}
@@ -153,6 +198,9 @@ def build_startup_config(options: Mapping[str, Any],
             option_values[key] = value
             values[key] = value
             sources[key] = "option"
+    contradictions = broken_rules(values)
+    if contradictions:
+        raise ConfigError("contradicting options: " + "; ".join(contradictions))
     ignored: list[str] = []
     for key, raw in sorted(overrides.items()):
         spec = specs.get(key)
@@ -165,8 +213,28 @@ def build_startup_config(options: Mapping[str, Any],
             ignored.append(str(e))
             continue
         sources[key] = "override"
+    _drop_contradicting_overrides(values, sources, option_values, specs, ignored)
     snap = ConfigSnapshot(1, MappingProxyType(values), MappingProxyType(sources))
     return StartupConfig(snap, MappingProxyType(option_values), tuple(ignored))
+
+
+def _drop_contradicting_overrides(values: dict[str, Any], sources: dict[str, str],
+                                  option_values: Mapping[str, Any],
+                                  specs: Mapping[str, OptionSpec], ignored: list[str]) -> None:
+    """Stored overrides that contradict another key now (a startup option
+    changed since they were set) are ignored and reported: the key falls
+    back to its option or default, which the startup check found coherent."""
+    for _ in range(len(RULES) + 1):
+        broken = [r for r in RULES if r.broken(values) is not None]
+        if not broken:
+            return
+        for rule in broken:
+            message = rule.broken(values)
+            for key in (rule.low, rule.high):
+                if sources.get(key) == "override":
+                    ignored.append(f"{key}: stored override ignored: {message}")
+                    values[key] = option_values.get(key, specs[key].default)
+                    sources[key] = "option" if key in option_values else "default"
 
 
 def describe(snapshot: ConfigSnapshot, key: str,

@@ -1,5 +1,5 @@
 """The features revops is made of, each declaring what it adds to the
-plugin's surface: its tunables, its ``revenue-*`` commands, and its
+plugin's surface: its tunables and the rules between them, its ``revenue-*`` commands, and its
 Prometheus series. The backbone (``revops/config.py``,
 ``revops/commands.py``, ``revops/metrics.py``) puts them together, so a
 feature is added by writing its own modules and listing it here."""
@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from revops.commandspec import CommandSpec
-from revops.optionspec import OptionSpec
+from revops.optionspec import NotAbove, OptionSpec
 
 
 @dataclass(frozen=True)
 class Feature:
     name: str  # also the attribute of Metrics holding this feature's series
     options: tuple[OptionSpec, ...] = ()
+    rules: tuple[NotAbove, ...] = ()  # cross-key rules among its tunables
     commands: tuple[CommandSpec, ...] = ()
     # registry -> an object holding this feature's series (or None)
     metrics: Callable[[Any], Any] | None = None

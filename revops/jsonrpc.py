@@ -8,10 +8,11 @@ exactly as CLN's ``common/json_param.c`` does, with its messages
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from revops.numbers import NumberRefused, clip_token, describe_range, parse_int, parse_real
 
 JSONRPC2_INVALID_REQUEST = -32600
 JSONRPC2_METHOD_NOT_FOUND = -32601
@@ -37,10 +38,9 @@ class RpcError(Exception):
 
 def _token(value: Any) -> str:
     """How CLN quotes the offending token: the raw JSON text, strings
-    without their quotes (jsmn gives CLN the inside of a string)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
+    without their quotes (jsmn gives CLN the inside of a string); cut short
+    when long (a 5 MB token is not echoed back)."""
+    return clip_token(value)
 
 
 def bad_param(name: str, value: Any, what: str) -> RpcError:
@@ -57,42 +57,31 @@ def p_any(name: str, value: Any) -> Any:
 
 # -- parsers for CLN's parameter types: (name, raw JSON value) -> value ------
 
-_SCID_RE = re.compile(r"^([0-9]+)x([0-9]+)x([0-9]+)$")
-_PUBKEY_RE = re.compile(r"^0[23][0-9a-fA-F]{64}$")
-_HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-_AMOUNT_RE = re.compile(r"^([0-9]+)(msat|sat)?$")
-_BTC_RE = re.compile(r"^([0-9]+)(?:\.([0-9]{1,11}))?btc$")
+_SCID_RE = re.compile(r"([0-9]{1,8})x([0-9]{1,8})x([0-9]{1,5})", re.ASCII)
+_PUBKEY_RE = re.compile(r"0[23][0-9a-fA-F]{64}", re.ASCII)
+_HEX64_RE = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+_AMOUNT_RE = re.compile(r"([0-9]{1,20})(msat|sat)?", re.ASCII)
+_BTC_RE = re.compile(r"([0-9]{1,8})(?:\.([0-9]{1,11}))?btc", re.ASCII)
+U32_MAX = 0xFFFFFFFF
+U64_MAX = 0xFFFFFFFFFFFFFFFF
 
 
-def _as_int_text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value) if value >= 0 else None  # CLN's unsigned parsers refuse "-1"
-    if isinstance(value, str) and value.isdigit():
-        return value
-    return None
+def _int_param(what: str, lo: int, hi: int, floats: bool = True) -> Parser:
+    def parse(name: str, value: Any) -> int:
+        try:
+            if isinstance(value, float) and not floats:
+                raise NumberRefused("not an integer")
+            return parse_int(value, lo, hi)
+        except NumberRefused:
+            raise bad_param(name, value, what) from None
+    return parse
 
 
-def p_u32(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFF:
-        raise bad_param(name, value, "should be an unsigned 32 bit integer")
-    return int(text)
-
-
-def p_u64(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFFFFFFFFFF:
-        raise bad_param(name, value, "should be an unsigned 64 bit integer")
-    return int(text)
-
-
-def p_number(name: str, value: Any) -> int:
-    text = _as_int_text(value)
-    if text is None or int(text) > 0xFFFFFFFF:
-        raise bad_param(name, value, "should be an integer")
-    return int(text)
+# CLN's own words for its integer types (the ranges are the types'; CLN
+# takes no float for them).
+p_u32 = _int_param("should be an unsigned 32 bit integer", 0, U32_MAX, floats=False)
+p_u64 = _int_param("should be an unsigned 64 bit integer", 0, U64_MAX, floats=False)
+p_number = _int_param("should be an integer", 0, U32_MAX, floats=False)
 
 
 def p_bool(name: str, value: Any) -> bool:
@@ -104,71 +93,99 @@ def p_bool(name: str, value: Any) -> bool:
 
 
 def p_string(name: str, value: Any) -> str:
+    """Any string, as CLN takes it (the simulator's methods); our own
+    commands bound theirs with :func:`p_text`."""
     if isinstance(value, (dict, list)):
         raise bad_param(name, value, "should be a string")
     return value if isinstance(value, str) else _token(value)
 
 
+def p_text(max_len: int) -> Parser:
+    """A string (a scalar is taken as its JSON text, as CLN does) of at most
+    ``max_len`` characters."""
+    def parse(name: str, value: Any) -> str:
+        if isinstance(value, (dict, list)):
+            raise bad_param(name, value, "should be a string")
+        text = value if isinstance(value, str) else _token(value)
+        if len(text) > max_len:
+            raise bad_param(name, value, f"should be a string of at most {max_len} characters")
+        return text
+    return parse
+
+
 def p_msat(name: str, value: Any) -> int:
     """CLN's ``parse_amount_msat``: 1000, "1000", "1000msat", "1sat", "0.00000001btc"."""
-    if isinstance(value, bool):
-        raise bad_param(name, value, "should be a millisatoshi amount")
-    if isinstance(value, int) and value >= 0:
-        return value
+    what = "should be a millisatoshi amount"
     if isinstance(value, str):
-        m = _AMOUNT_RE.match(value)
+        m = _AMOUNT_RE.fullmatch(value)
         if m:
-            n = int(m.group(1))
-            return n * 1000 if m.group(2) == "sat" else n
-        m = _BTC_RE.match(value)
-        if m:
+            n = int(m.group(1)) * (1000 if m.group(2) == "sat" else 1)
+        else:
+            m = _BTC_RE.fullmatch(value)
+            if not m:
+                raise bad_param(name, value, what)
             frac = (m.group(2) or "").ljust(11, "0")
-            return int(m.group(1)) * 100_000_000_000 + int(frac)
-    raise bad_param(name, value, "should be a millisatoshi amount")
+            n = int(m.group(1)) * 100_000_000_000 + int(frac)
+        value_n: Any = n
+    else:
+        value_n = value
+    return _amount(name, value, value_n, U64_MAX, what)
+
+
+def _amount(name: str, value: Any, n: Any, hi: int, what: str) -> int:
+    try:
+        if isinstance(n, float):
+            raise NumberRefused("amounts are integers")
+        return parse_int(n, 0, hi)
+    except NumberRefused:
+        raise bad_param(name, value, what) from None
 
 
 def p_sat(name: str, value: Any) -> int:
     """CLN's ``parse_amount_sat``: 10, "10", "10sat", "10000msat" (whole sats only)."""
     what = "should be a satoshi amount"
-    if isinstance(value, bool):
-        raise bad_param(name, value, what)
-    if isinstance(value, int) and value >= 0:
-        return value
     if isinstance(value, str):
-        m = _AMOUNT_RE.match(value)
+        m = _AMOUNT_RE.fullmatch(value)
         if m:
             n = int(m.group(1))
             if m.group(2) == "msat":
                 if n % 1000:
                     raise bad_param(name, value, what)
-                return n // 1000
-            return n
-        m = _BTC_RE.match(value)
-        if m and len(m.group(2) or "") <= 8:
-            return int(m.group(1)) * 100_000_000 + int((m.group(2) or "").ljust(8, "0"))
-    raise bad_param(name, value, what)
+                n //= 1000
+        else:
+            m = _BTC_RE.fullmatch(value)
+            if not m or len(m.group(2) or "") > 8:
+                raise bad_param(name, value, what)
+            n = int(m.group(1)) * 100_000_000 + int((m.group(2) or "").ljust(8, "0"))
+        value_n: Any = n
+    else:
+        value_n = value
+    return _amount(name, value, value_n, U64_MAX // 1000, what)
 
 
 def p_scid(name: str, value: Any) -> str:
-    if isinstance(value, str) and _SCID_RE.match(value):
+    """``BLOCKxTXxOUT`` within CLN's field sizes (24, 24 and 16 bits)."""
+    m = _SCID_RE.fullmatch(value) if isinstance(value, str) else None
+    if m and int(m.group(1)) < 1 << 24 and int(m.group(2)) < 1 << 24 \
+            and int(m.group(3)) < 1 << 16:
         return value
     raise bad_param(name, value, "should be a short_channel_id")
 
 
 def p_node_id(name: str, value: Any) -> str:
-    if isinstance(value, str) and _PUBKEY_RE.match(value):
+    if isinstance(value, str) and _PUBKEY_RE.fullmatch(value):
         return value.lower()
     raise bad_param(name, value, "should be a node id")
 
 
 def p_sha256(name: str, value: Any) -> str:
-    if isinstance(value, str) and _HEX64_RE.match(value):
+    if isinstance(value, str) and _HEX64_RE.fullmatch(value):
         return value.lower()
     raise bad_param(name, value, "should be a 32 byte hex value")
 
 
 def p_channel_id(name: str, value: Any) -> str:
-    if isinstance(value, str) and _HEX64_RE.match(value):
+    if isinstance(value, str) and _HEX64_RE.fullmatch(value):
         return value.lower()
     raise bad_param(name, value, "should be a channel id")
 
@@ -268,37 +285,20 @@ def bind_params(specs: tuple[Param, ...], params: Any,
     return out
 
 
-def p_int_range(lo: int, hi: int) -> Parser:
-    """An integer within [lo, hi] (given as a JSON number or a decimal string)."""
-    what = f"should be an integer from {lo} to {hi}"
-
-    def parse(name: str, value: Any) -> int:
-        if isinstance(value, bool):
-            raise bad_param(name, value, what)
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-            value = int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int) or not lo <= value <= hi:
-            raise bad_param(name, value, what)
-        return value
-
-    return parse
+def p_int_range(lo: int, hi: int, unit: str = "") -> Parser:
+    """An integer within [lo, hi] (a JSON number or ASCII digits; see
+    ``revops/numbers.py``)."""
+    return _int_param("should be " + describe_range("an integer", lo, hi, unit), lo, hi)
 
 
-def p_real_range(lo: float, hi: float) -> Parser:
+def p_real_range(lo: float, hi: float, unit: str = "") -> Parser:
     """A finite number within [lo, hi]."""
-    what = f"should be a number from {lo:g} to {hi:g}"
+    what = "should be " + describe_range("a number", lo, hi, unit)
 
     def parse(name: str, value: Any) -> float:
-        if isinstance(value, bool):
-            raise bad_param(name, value, what)
         try:
-            x = float(value)
-        except (TypeError, ValueError):
+            return parse_real(value, lo, hi)
+        except NumberRefused:
             raise bad_param(name, value, what) from None
-        if not (lo <= x <= hi):  # also false for NaN
-            raise bad_param(name, value, what)
-        return x
 
     return parse

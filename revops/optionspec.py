@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from revops.numbers import NumberRefused, clip_token, describe_range, parse_int, parse_real
+
 OPTION_PREFIX = "revenue-ops-"
+MAX_STR = 4096  # a path (PATH_MAX)
 
 
 class ConfigError(ValueError):
@@ -42,7 +45,6 @@ class OptionSpec:
     @property
     def accepted(self) -> str:
         """What this option accepts, in words."""
-        unit = f" ({self.unit})" if self.unit else ""
         if self.kind in ("bool", "flag"):
             return "true or false"
         if self.kind == "enum":
@@ -50,20 +52,12 @@ class OptionSpec:
         if self.kind == "address":
             return "'off' or HOST:PORT with an IP address and a port from 0 to 65535"
         if self.kind == "str":
-            return "a string"
+            return f"a string of at most {MAX_STR} characters"
         noun = "an integer" if self.kind == "int" else "a number"
-        lo = _fmt_num(self.minimum) if self.minimum is not None else None
-        hi = _fmt_num(self.maximum) if self.maximum is not None else None
-        if lo is not None and hi is not None:
-            return f"{noun} from {lo} to {hi}{unit}"
-        if lo is not None:
-            return f"{noun} of at least {lo}{unit}"
-        if hi is not None:
-            return f"{noun} of at most {hi}{unit}"
-        return noun + unit
+        return describe_range(noun, self.minimum, self.maximum, self.unit)
 
     def reject(self, raw: Any, why: str = "") -> ConfigError:
-        given = raw if isinstance(raw, str) else repr(raw)
+        given = clip_token(raw)
         why = f" ({why})" if why else ""
         return ConfigError(
             f"{self.option_name}: invalid value '{given}'{why}; accepted: {self.accepted}")
@@ -87,8 +81,35 @@ class OptionSpec:
         return str(value)
 
 
-def _fmt_num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+@dataclass(frozen=True)
+class NotAbove:
+    """A rule across two tunables: ``low`` may not be above ``high`` (with
+    ``off_when_zero``, no rule while ``high`` is 0, its "none" value). A
+    snapshot that breaks one is never built: contradicting startup options
+    disable the plugin, a ``revenue-config set`` or ``reset`` that would
+    break one is refused."""
+
+    low: str
+    high: str
+    why: str  # what would go wrong, for the operator
+    off_when_zero: bool = False
+
+    def applies(self, values: Any) -> bool:
+        return not (self.off_when_zero and values[self.high] == 0)
+
+    def broken(self, values: Any) -> str | None:
+        """Why ``values`` break this rule, naming both options (None: they don't)."""
+        lo, hi = values[self.low], values[self.high]
+        if not self.applies(values) or lo <= hi:
+            return None
+        return (f"{OPTION_PREFIX}{self.low} ({plain_number(lo)}) is above "
+                f"{OPTION_PREFIX}{self.high} ({plain_number(hi)}): {self.why}")
+
+
+def plain_number(x: Any) -> str:
+    """``2500``, ``0.08``: a value as an operator writes it."""
+    return repr(x) if isinstance(x, float) and not x.is_integer() else str(
+        int(x) if isinstance(x, float) else x)
 
 
 def _parse_bool(spec: OptionSpec, raw: Any) -> bool:
@@ -100,38 +121,15 @@ def _parse_bool(spec: OptionSpec, raw: Any) -> bool:
 
 
 def _parse_number(spec: OptionSpec, raw: Any) -> int | float:
-    if isinstance(raw, bool):
-        raise spec.reject(raw)
-    value: int | float
-    if spec.kind == "int":
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
-            value = int(raw)
-        elif isinstance(raw, str):
-            try:
-                value = int(raw.strip(), 10)
-            except ValueError:
-                raise spec.reject(raw) from None
-        else:
-            raise spec.reject(raw)
-    else:
-        if isinstance(raw, (int, float)):
-            value = float(raw)
-        elif isinstance(raw, str):
-            try:
-                value = float(raw.strip())
-            except ValueError:
-                raise spec.reject(raw) from None
-        else:
-            raise spec.reject(raw)
-        if not math.isfinite(value):
-            raise spec.reject(raw, "not a finite number")
-    if spec.minimum is not None and value < spec.minimum:
-        raise spec.reject(raw, "out of range")
-    if spec.maximum is not None and value > spec.maximum:
-        raise spec.reject(raw, "out of range")
-    return value
+    lo = spec.minimum if spec.minimum is not None else -math.inf
+    hi = spec.maximum if spec.maximum is not None else math.inf
+    try:
+        if spec.kind == "int":
+            return parse_int(raw, int(lo) if math.isfinite(lo) else -(1 << 64),
+                             int(hi) if math.isfinite(hi) else 1 << 64)
+        return parse_real(raw, lo, hi)
+    except NumberRefused as e:
+        raise spec.reject(raw, str(e)) from None
 
 
 def _parse_enum(spec: OptionSpec, raw: Any) -> str:
@@ -141,9 +139,9 @@ def _parse_enum(spec: OptionSpec, raw: Any) -> str:
 
 
 def _parse_str(spec: OptionSpec, raw: Any) -> str:
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= MAX_STR:
         return raw
-    raise spec.reject(raw)
+    raise spec.reject(raw, f"more than {MAX_STR} characters" if isinstance(raw, str) else "")
 
 
 def _parse_address(spec: OptionSpec, raw: Any) -> str:
@@ -153,7 +151,11 @@ def _parse_address(spec: OptionSpec, raw: Any) -> str:
     if text == "off":
         return text
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    try:
+        parse_int(port, 0, 65535)
+    except NumberRefused:
+        raise spec.reject(raw) from None
+    if not sep:
         raise spec.reject(raw)
     try:
         ipaddress.ip_address(host.strip("[]"))

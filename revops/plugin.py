@@ -3,10 +3,13 @@ pyln and the actors.
 
 It registers every ``--revenue-ops-*`` option, every ``revenue-*`` command
 and the notifications revops needs; at ``init`` it validates the options
-and the database (answering ``{"disable": reason}`` when either is unusable)
-and starts the Supervisor, then answers at once: slow work happens in the
-actors afterwards. Commands and notifications become messages; nothing here
-waits on an actor, so pyln's stdin loop is never blocked.
+and the database, against the marker of it in lightningd's datastore
+(``revops/storage/marker.py``; one ``listdatastore``, the only RPC call made
+while answering), answering ``{"disable": reason}`` when either is
+unusable, and starts the Supervisor, then answers at once: slow work
+happens in the actors afterwards. Commands and notifications become
+messages; nothing here waits on an actor, so pyln's stdin loop is never
+blocked.
 
 On the ``shutdown`` notification, SIGTERM, or stdin closing, everything is
 stopped in reverse order without needing RPC (lightningd refuses new RPC
@@ -15,6 +18,7 @@ connections while it shuts down), and the process exits.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -38,8 +42,12 @@ from revops.commands import COMMANDS, CommandSpec
 from revops.config import SPECS, ConfigError, build_startup_config
 from revops.jsonrpc import RpcError, bind_params
 from revops.metrics import Metrics
-from revops.storage.db import check_database, resolve_db_path
+from revops.storage.db import check_database, database_state, resolve_db_path
 from revops.storage.errors import StorageError
+from revops.storage.marker import KEY as MARKER_KEY
+from revops.storage.marker import PRESENT, Marker
+from revops.storage.marker import parse as parse_marker
+from revops.storage.marker import refusal as marker_refusal
 
 log = logging.getLogger("revops")
 
@@ -49,6 +57,7 @@ _LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn"
            logging.ERROR: "error", logging.CRITICAL: "error"}
 
 STOP_TIMEOUT = 20.0  # well within lightningd's 30 s
+INIT_RPC_TIMEOUT = 10.0  # init answers within lightningd's 120 s whatever happens
 
 
 class LightningdLogHandler(logging.Handler):
@@ -78,14 +87,39 @@ class _CommandMethod(Method):
         return self.spec.usage
 
 
-class _CheckingPlugin(Plugin):
-    """pyln's Plugin, plus lightningd's ``check`` for our commands.
+# Python refuses to turn more than 4,300 digits into an int (a defence
+# against quadratic conversion); json.loads raises then.
+_MAX_INT_LITERAL = 4300
 
-    With ``cancheck`` in the manifest, lightningd passes ``lightning-cli
-    check revenue-...`` to us (method ``check``, the command's name in
-    ``command_to_check``) instead of logging that we cannot check; the
-    handler binds the parameters without running the command. ``check``
-    is lightningd's own command, so it is answered but never registered.
+
+def _int_literal(text: str) -> int | str:
+    """A JSON integer literal: an int, or, when too long for Python, its
+    digits as a string, which every number parser refuses by its length
+    (``revops/numbers.py``) with the parameter's name."""
+    return int(text) if len(text) <= _MAX_INT_LITERAL else text
+
+
+def decode_message(payload: bytes) -> Any:
+    """One message from lightningd. lightningd passes a parameter's JSON
+    token through as the caller wrote it, so ``lightning-cli
+    revenue-history 1111...`` with 5,000 digits arrives as a number
+    literal."""
+    return json.loads(payload.decode("utf8"), parse_int=_int_literal)
+
+
+class _Plugin(Plugin):
+    """pyln's Plugin, with two changes.
+
+    lightningd's messages are read with :func:`decode_message`: with
+    pyln's plain ``json.loads`` a number literal too long for Python raises
+    in the read loop and ends the plugin.
+
+    lightningd's ``check`` reaches our commands: with ``cancheck`` in the
+    manifest, lightningd passes ``lightning-cli check revenue-...`` to us
+    (method ``check``, the command's name in ``command_to_check``) instead
+    of logging that we cannot check; the handler binds the parameters
+    without running the command. ``check`` is lightningd's own command, so
+    it is answered but never registered.
     """
 
     def _getmanifest(self, **kwargs: Any) -> Any:
@@ -93,6 +127,16 @@ class _CheckingPlugin(Plugin):
         manifest["rpcmethods"] = [m for m in manifest["rpcmethods"] if m["name"] != "check"]
         manifest["cancheck"] = True
         return manifest
+
+    def _multi_dispatch(self, msgs: list[bytes]) -> bytes:
+        # The last piece is an incomplete message, kept for the next read.
+        for payload in msgs[:-1]:
+            request = self._parse_request(decode_message(payload))
+            if request.id is not None:
+                self._dispatch_request(request)
+            else:
+                self._dispatch_notification(request)
+        return msgs[-1]
 
 
 class RevopsPlugin:
@@ -102,7 +146,7 @@ class RevopsPlugin:
         env = os.environ if environ is None else environ
         self.clock = clock if clock is not None else clock_from_env(env)
         self.dev = isinstance(self.clock, DrivenClock)
-        self.plugin = _CheckingPlugin(dynamic=True)
+        self.plugin = _Plugin(dynamic=True)
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.pool: ActorPool | None = None
         self.wall_timer: WallTimer | None = None
@@ -152,10 +196,23 @@ class RevopsPlugin:
         lightning_dir = configuration["lightning-dir"]
         rpc_path = os.path.join(lightning_dir, configuration["rpc-file"])
         db_path = resolve_db_path(startup.snapshot["db-path"] or None, lightning_dir)
+        state = database_state(db_path)
+        marker, unread = self._read_marker(rpc_path, float(startup.snapshot["rpc-timeout"]))
+        if unread and state != PRESENT:
+            return self._disable(f"cannot tell whether revops ran on this node before "
+                                 f"(listdatastore failed: {unread}) and {db_path} is {state}; "
+                                 "nothing was created: start the plugin again once lightningd "
+                                 "answers")
+        why = marker_refusal(marker, db_path, state, None)
+        if why is not None:
+            return self._disable(why)
         try:
-            check_database(db_path)
+            version = check_database(db_path)
         except StorageError as e:
             return self._disable(f"database unusable: {e}")
+        why = marker_refusal(marker, db_path, state, version)
+        if why is not None:
+            return self._disable(why)
         snapshot = startup.snapshot
         metrics = Metrics()
         self.pool = ActorPool(int(snapshot["channel-workers"]), name="revops-channel").start()
@@ -171,6 +228,17 @@ class RevopsPlugin:
         log.info("revops %s initialised (db %s%s)", __version__, db_path,
                  ", simulated clock" if driven else "")
         return None
+
+    @staticmethod
+    def _read_marker(rpc_path: str, timeout: float) -> tuple[Marker | None, str | None]:
+        """lightningd's marker of our database, read once while answering
+        init (its answer depends on it); (marker, None), or (None, why not)."""
+        try:
+            rpc = lightning_rpc_factory(rpc_path)(min(timeout, INIT_RPC_TIMEOUT))
+            answer = rpc.call("listdatastore", {"key": list(MARKER_KEY)})
+        except Exception as e:  # noqa: BLE001 - any failure: the marker is unknown
+            return None, f"{type(e).__name__}: {e}"
+        return parse_marker(answer), None
 
     def _disable(self, reason: str) -> dict[str, Any]:
         self.disabled = reason
@@ -188,6 +256,11 @@ class RevopsPlugin:
                 params = bind_params(spec.params, list(args) if args else kwargs)
             except RpcError as e:
                 request.set_exception(RpcException(e.message, e.code))
+                return
+            except Exception as e:  # a parser bug: still a clear answer
+                log.exception("binding the parameters of %s failed", spec.name)
+                request.set_exception(RpcException(
+                    f"internal error binding parameters: {type(e).__name__}", -1))
                 return
             self._send(Command(spec.name, params, request, self.clock.now()), request)
         return handler

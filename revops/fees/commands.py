@@ -11,11 +11,13 @@ from revops.jsonrpc import (
     p_node_id,
     p_real_range,
     p_scid,
-    p_string,
+    p_text,
     req,
 )
 
 FEE_PPM = p_int_range(0, 100_000)
+REASON_MAX = 500  # characters of an ignore reason
+REASON_MAX = 500  # characters of an ignore reason
 BASE_MSAT = p_int_range(0, 100_000)
 
 FEE_COMMANDS: tuple[CommandSpec, ...] = (
@@ -50,7 +52,7 @@ FEE_COMMANDS: tuple[CommandSpec, ...] = (
         "'list', 'get peer_id', 'set peer_id mode [fee_ppm] [base_msat]', 'reset peer_id'.",
         route="fee"),
     CommandSpec(
-        "revenue-ignore", (req("peer_id", p_node_id), opt("reason", p_string, "")),
+        "revenue-ignore", (req("peer_id", p_node_id), opt("reason", p_text(REASON_MAX), "")),
         "Never touch this peer's channels: no fee changes, no rebalancing.", route="fee"),
     CommandSpec(
         "revenue-unignore", (req("peer_id", p_node_id),),

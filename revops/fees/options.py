@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revops.optionspec import OptionSpec
+from revops.optionspec import NotAbove, OptionSpec
 
 FEE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("min-fee-ppm", "int", 10,
@@ -66,4 +66,12 @@ FEE_OPTIONS: tuple[OptionSpec, ...] = (
                "Raise fee floors when on-chain fee rates spike"),
     OptionSpec("mempool-interval", "int", 600, "Seconds between fee-rate readings",
                minimum=60, maximum=86400, unit="seconds"),
+)
+
+FEE_RULES: tuple[NotAbove, ...] = (
+    NotAbove("min-fee-ppm", "max-fee-ppm", "the fee floor would be above the ceiling"),
+    NotAbove("hill-climb-step-min", "hill-climb-step-max",
+             "the smallest hill-climb step would be larger than the largest"),
+    NotAbove("hill-climb-window-hours", "hill-climb-max-window-hours",
+             "the shortest observation window would be longer than the longest"),
 )

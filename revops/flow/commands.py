@@ -3,35 +3,25 @@ position), help text; the FlowCoordinator answers them (pure data)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from revops.commandspec import CommandSpec
-from revops.jsonrpc import bad_param, opt
+from revops.jsonrpc import RpcError, bad_param, opt, p_scid
+from revops.numbers import NumberRefused, parse_int
 
-_SCID = re.compile(r"^[0-9]+x[0-9]+x[0-9]+$")
 MAX_DAYS = 3650
 
 
 def p_days(lo: int = 1, hi: int = MAX_DAYS) -> Callable[[str, Any], int]:
-    """A whole number of days in ``lo..hi``, as a JSON integer or digits."""
+    """A whole number of days in ``lo..hi``, as a JSON integer or ASCII digits."""
     what = f"should be a whole number of days from {lo} to {hi}"
 
     def parse(name: str, value: Any) -> int:
-        if isinstance(value, bool):
-            raise bad_param(name, value, what)
-        if isinstance(value, int):
-            n = value
-        elif isinstance(value, float) and value.is_integer():
-            n = int(value)
-        elif isinstance(value, str) and value.strip().isdigit():
-            n = int(value.strip())
-        else:
-            raise bad_param(name, value, what)
-        if not lo <= n <= hi:
-            raise bad_param(name, value, what)
-        return n
+        try:
+            return parse_int(value, lo, hi)
+        except NumberRefused:
+            raise bad_param(name, value, what) from None
 
     return parse
 
@@ -39,9 +29,11 @@ def p_days(lo: int = 1, hi: int = MAX_DAYS) -> Callable[[str, Any], int]:
 def p_channel(name: str, value: Any) -> str:
     """A short channel id (``BLOCKxTXxOUT``); whether it is one of ours is
     the coordinator's check."""
-    if isinstance(value, str) and _SCID.match(value.strip()):
-        return value.strip()
-    raise bad_param(name, value, "should be a short_channel_id such as 812345x1234x0")
+    try:
+        return p_scid(name, value)
+    except RpcError:
+        raise bad_param(name, value,
+                        "should be a short_channel_id such as 812345x1234x0") from None
 
 
 FLOW_COMMANDS: tuple[CommandSpec, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revops.optionspec import OptionSpec
+from revops.optionspec import NotAbove, OptionSpec
 
 FLOW_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("flow-page-size", "int", 5000,
@@ -27,4 +27,9 @@ FLOW_OPTIONS: tuple[OptionSpec, ...] = (
                "Annualised net return on capacity over 30 days at or above which a channel "
                "is profitable (at or below its negative, underwater; between, break-even)",
                minimum=0.0, maximum=1.0),
+)
+
+FLOW_RULES: tuple[NotAbove, ...] = (
+    NotAbove("flow-page-size", "flow-hydration-rows-per-cycle",
+             "one listforwards page would hold more rows than a cycle may read"),
 )

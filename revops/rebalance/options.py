@@ -6,7 +6,7 @@ channel's fee floor is raised to what refilling it has cost.
 
 from __future__ import annotations
 
-from revops.optionspec import OptionSpec
+from revops.optionspec import NotAbove, OptionSpec
 
 MAX_SATS = 2_100_000_000_000_000
 
@@ -54,4 +54,12 @@ REBALANCE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("rebalance-breaker-hours", "float", 48.0,
                "How long a channel is left alone once its breaker trips",
                minimum=0.1, maximum=8760, unit="hours"),
+)
+
+REBALANCE_RULES: tuple[NotAbove, ...] = (
+    NotAbove("rebalance-min-amount", "rebalance-max-amount",
+             "no rebalance amount could satisfy both"),
+    NotAbove("rebalance-budget-daily-sats", "rebalance-budget-weekly-sats",
+             "the daily budget could never be spent within the weekly one (0: no weekly "
+             "budget)", off_when_zero=True),
 )

@@ -1,18 +1,27 @@
 """Rebalancing through the sling plugin (pure parts): the job we give it,
-what it may spend, and what its payments did.
+what it may spend, what its payments did, and when to stop it.
 
-sling runs a job on its own until the channel reaches the job's ``target``
-(outbound share), paying ``amount`` at a time at no more than ``maxppm``.
-We give it one refill at a time: ``amount`` is the refill, ``target`` the
-share the channel has after it, the candidates our chosen sources, so one
-successful payment ends the job. sling may start one more payment before
-we see the first one settle and stop it (the channel can drain meanwhile),
-so a sling job reserves the fee of two payments.
+A refill is a ``sling-once`` (not a standing ``sling-job``): pull exactly
+one payment's ``amount`` into the destination from our chosen sources, at
+no more than ``maxppm`` (sling's effective ppm is rounded up, so a payment
+never costs more than ``amount * maxppm / 1e6``). sling ends a once-job by
+itself after one successful payment, and keeps nothing to restart after a
+crash of ours or its own.
 
-Its payments show in ``listsendpays`` with sling's labels
-(``sling-<scid>-...``); those created after the job started, for its
-channel, are the job's: their fees (sent minus delivered) are what it
-cost, exactly as for a native refill.
+The worst case: sling gives up waiting on a payment after
+``sling-timeoutpay`` (120 s by default) and starts another, while the first
+may still settle. So a job reserves two payments' fees
+(:data:`PAYMENTS_RESERVED`), and is stopped (``sling-stop``, which lets the
+payment in flight finish but starts no other) at the first poll that sees
+any of its payments out; polls come at most :data:`POLL_MAX_S` apart while
+a sling job is in flight, well inside ``sling-timeoutpay``. Its cost is
+what its payments actually paid.
+
+Its payments show in ``listsendpays`` without a label (sling settles its
+own HTLC, with no invoice): those created after the job started, to our
+own node, of the job's amount (distinct among our open sling jobs) are the
+job's; their fees (sent minus delivered) are what it cost, exactly as for
+a native refill.
 """
 
 from __future__ import annotations
@@ -25,6 +34,10 @@ from revops.rebalance.bolt7 import MILLION
 
 PAYMENTS_RESERVED = 2
 GIVE_UP_FAILURES = 3
+# Longest gap between two polls of a sling job in flight: a quarter of
+# sling's default sling-timeoutpay, so a payment sling gives up on is seen
+# (and the job stopped) while that payment is still pending.
+POLL_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,26 +45,30 @@ class SlingJob:
     scid: str
     amount_sats: int
     maxppm: int
-    target: float
     candidates: tuple[str, ...]
 
     @property
+    def payment_max_fee_msat(self) -> int:
+        """The most one of its payments can cost."""
+        return self.amount_sats * 1000 * self.maxppm // MILLION
+
+    @property
     def reserve_msat(self) -> int:
-        return PAYMENTS_RESERVED * (self.amount_sats * 1000 * self.maxppm // MILLION)
+        return PAYMENTS_RESERVED * self.payment_max_fee_msat
 
     def params(self) -> dict[str, Any]:
+        """``sling-once``: one payment of ``amount``, then sling ends it."""
         return {"scid": self.scid, "direction": "pull", "amount": self.amount_sats,
-                "maxppm": self.maxppm, "target": round(self.target, 4),
+                "maxppm": self.maxppm, "onceamount": self.amount_sats,
                 "candidates": list(self.candidates), "paralleljobs": 1}
 
 
-def job_for(dest_scid: str, capacity_msat: int, local_msat: int, amount_msat: int,
-            max_fee_msat: int, sources: Sequence[str]) -> SlingJob:
+def job_for(dest_scid: str, amount_msat: int, max_fee_msat: int,
+            sources: Sequence[str]) -> SlingJob:
     """The sling job that refills ``amount_msat`` within ``max_fee_msat``."""
     sats = max(1, amount_msat // 1000)
     maxppm = max(0, max_fee_msat * MILLION // (sats * 1000))
-    target = min(1.0, (local_msat + sats * 1000) / capacity_msat) if capacity_msat else 1.0
-    return SlingJob(dest_scid, sats, maxppm, target, tuple(sources))
+    return SlingJob(dest_scid, sats, maxppm, tuple(sources))
 
 
 @dataclass(frozen=True)
@@ -64,16 +81,37 @@ class Progress:
     hashes: tuple[str, ...]
 
 
-def is_ours(entry: Mapping[str, Any], scid: str) -> bool:
-    return str(entry.get("label") or "").startswith(f"sling-{scid}-")
+def is_ours(entry: Mapping[str, Any], scid: str, our_id: str | None = None,
+            amount_msat: int | None = None) -> bool:
+    """Whether a ``listsendpays`` entry is a payment of our sling job for
+    ``scid``. The real sling sends with no label: its payments are the
+    unlabelled ones to ourselves (a circular route ends at our node) of the
+    job's exact amount, which no other open job of ours shares
+    (:func:`distinct_amount`). A label ``sling-<scid>-...`` also counts."""
+    label = entry.get("label")
+    if label:
+        return str(label).startswith(f"sling-{scid}-")
+    return (our_id is not None and entry.get("destination") == our_id
+            and amount_msat is not None and int(entry.get("amount_msat", -1)) == amount_msat)
 
 
-def progress(entries: Iterable[Mapping[str, Any]], scid: str, after_index: int) -> Progress:
-    """What the job for ``scid`` did: sendpays created after ``after_index``."""
+def distinct_amount(amount_sats: int, taken: Iterable[int]) -> int:
+    """``amount_sats``, a few sats less when another open sling job of ours
+    has that amount: each job's payments are told apart by their amount."""
+    used = set(taken)
+    while amount_sats in used and amount_sats > 1:
+        amount_sats -= 1
+    return amount_sats
+
+
+def progress(entries: Iterable[Mapping[str, Any]], scid: str, after_index: int,
+             our_id: str | None = None, amount_msat: int | None = None) -> Progress:
+    """What the job for ``scid`` did: its sendpays created after ``after_index``."""
     moved = fee = ok = bad = pending = 0
     hashes = []
     for e in entries:
-        if int(e.get("created_index", 0)) <= after_index or not is_ours(e, scid):
+        if int(e.get("created_index", 0)) <= after_index \
+                or not is_ours(e, scid, our_id, amount_msat):
             continue
         hashes.append(str(e.get("payment_hash")))
         status = e.get("status")
@@ -89,12 +127,23 @@ def progress(entries: Iterable[Mapping[str, Any]], scid: str, after_index: int) 
     return Progress(moved, fee, ok, bad, pending, tuple(hashes))
 
 
-def done(p: Progress, amount_msat: int, spent_limit_msat: int) -> str | None:
-    """Why the job should stop now (None: let it run)."""
+def done(p: Progress, amount_msat: int) -> str | None:
+    """Why the job should be stopped now (None: let it run)."""
     if p.moved_msat >= amount_msat:
         return "refilled"
-    if p.fee_msat >= spent_limit_msat // PAYMENTS_RESERVED:
-        return "spent its share of the budget"
-    if p.failed >= GIVE_UP_FAILURES and p.succeeded == 0:
+    if p.pending or p.succeeded:
+        # A payment is out: none other may start (the reservation covers it
+        # and one that outlived sling-timeoutpay, no more).
+        return "its payment is out"
+    if p.failed >= GIVE_UP_FAILURES:
         return f"{p.failed} payments failed"
     return None
+
+
+def outcome(p: Progress, amount_msat: int, why: str) -> str:
+    """What became of a stopped job once nothing of it is pending."""
+    if p.moved_msat >= amount_msat:
+        return "refilled"
+    if p.succeeded:
+        return f"refilled {p.moved_msat} of {amount_msat} msat"
+    return why if why != "its payment is out" else "its payment failed"

@@ -506,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from revops.sim.scenario import ScenarioError
 
+    # lightningd never converts a JSON number token: it passes one of any
+    # length through to the plugin that owns the command. Python refuses to
+    # decode (or encode) more than 4,300 digits unless told otherwise; the
+    # simulated lightningd must pass them through as the real one does.
+    sys.set_int_max_str_digits(0)
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args))

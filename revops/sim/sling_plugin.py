@@ -10,6 +10,11 @@ can be tested against the simulated node:
   add (or replace in place) the job for our channel ``scid``
   (``direction`` ``pull``: refill its outbound side from candidates;
   ``push``: empty it into candidates); ``{"result": "success"}``.
+- ``sling-once scid direction amount maxppm onceamount [outppm] [maxhops]
+  [candidates] [depleteuptopercent] [depleteuptoamount] [paralleljobs]``:
+  start at once, in memory only, and end after ``onceamount`` is moved
+  (``{"result": "started"}``); a payment that fails or outlives
+  ``sling-timeoutpay`` no longer counts, and another is tried.
 - ``sling-go [scid]`` -> ``{"jobs_started": n}``; ``sling-stop [scid]`` ->
   ``{"stopped_count": n}``; ``sling-deletejob job [delete_stats]`` (``job``
   a scid or ``all``) -> ``{"result": "success"}``.
@@ -36,7 +41,9 @@ a job's ``paralleljobs`` tasks, when idle, checks the channel against its
 ``candidates``, deplete formula, exceptions), asks ``getroutes`` for the
 path between the two peers (a layer ``sling`` with our node disabled),
 wraps it into a circular route, and pays an ``invoice`` of its own with
-``sendpay``; it polls ``waitsendpay`` with ``timeout=0`` until the payment
+``sendpay`` (with no label, as the real one, which settles its own HTLC
+instead of an invoice: its payments show in ``listsendpays`` unlabelled);
+it polls ``waitsendpay`` with ``timeout=0`` until the payment
 resolves or ``sling-timeoutpay`` passes, records the result and tells
 askrene about failures. ``sling-stop`` answers at once (the real one waits
 up to ``sling-timeoutpay``: here a task with a payment in flight shows
@@ -193,6 +200,24 @@ def parse_job(args: dict[str, Any]) -> tuple[str, Job]:
                      parallel)
 
 
+def parse_once_job(args: dict[str, Any]) -> tuple[str, Job, int]:
+    """sling's ``parse_once_job``: ``sling-job``'s parameters without
+    ``target``, plus ``onceamount`` (sats, a multiple of ``amount``)."""
+    if "target" in args:
+        raise SlingError("`target` can not be used with `sling-once`")
+    rest = {k: v for k, v in args.items() if k != "onceamount"}
+    scid, job = parse_job(rest)
+    if "onceamount" not in args:
+        raise SlingError("Missing onceamount")
+    once = _uint(args["onceamount"], "onceamount must be a positive integer") * 1000
+    if once == 0:
+        raise SlingError("onceamount must be greater than 0")
+    if once % job.amount_msat:
+        raise SlingError(f"onceamount must be a multiple of amount. onceamount: {once // 1000}, "
+                         f"amount: {job.amount_msat // 1000}")
+    return scid, job, once
+
+
 # -- files -----------------------------------------------------------------------------
 
 
@@ -272,6 +297,8 @@ class Task:
     next_at: float = 0.0
     inflight: InFlight | None = None
     seq: int = 0
+    once: bool = False  # a sling-once task: counts against its job's onceamount
+    counted: bool = False  # its payment in flight is counted in the once-job's total
 
 
 @dataclass
@@ -305,6 +332,8 @@ class Sling:
     now: float
     our_id: str = ""
     tasks: dict[str, list[Task]] = field(default_factory=dict)
+    # sling-once jobs (memory only, as in sling): scid -> (job, onceamount, counted msat)
+    once: dict[str, list[Any]] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
     _layer_ready: bool = False
     log: Callable[[str], None] = lambda msg: None
@@ -322,6 +351,38 @@ class Sling:
         jobs[scid] = job
         self.files.save_jobs(jobs)
         return {"result": "success"}
+
+    def cmd_once(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``sling-once``: start at once; ends after ``onceamount`` is moved.
+        A payment that fails, or that sling stops waiting for after
+        ``sling-timeoutpay``, no longer counts, and another is tried (as
+        the real one does: the timed-out one may still settle)."""
+        scid, job, once = parse_once_job(args)
+        chan = self._channels().get(scid)
+        if chan is None or chan["state"] != "CHANNELD_NORMAL":
+            raise SlingError(f"Could not find channel or not in CHANNELD_NORMAL state: {scid}")
+        side = chan["receivable_msat"] if job.sat_direction == "pull" else chan["spendable_msat"]
+        if side < once:
+            raise SlingError(f"Channel {scid} has not enough capacity to "
+                             f"{job.sat_direction} {once}msat")
+        if scid in self.files.jobs():
+            raise SlingError("There is already a job for that scid!")
+        if any(t.active for t in self.tasks.get(scid, [])):
+            raise SlingError("There is already a job for that scid running!")
+        self.once[scid] = [job, once, 0]
+        tasks = self.tasks.setdefault(scid, [])
+        tasks[:] = [t for t in tasks if t.active]
+        for i in range(1, (job.paralleljobs or self.options.paralleljobs) + 1):
+            tasks.append(Task(scid, i, next_at=self.now, once=True))
+            self.log(f"{scid}/{i}: Spawning once-job.")
+        return {"result": "started"}
+
+    def _uncount(self, task: Task) -> None:
+        if task.once and task.counted:
+            task.counted = False
+            entry = self.once.get(task.scid)
+            if entry is not None:
+                entry[2] -= entry[0].amount_msat
 
     def cmd_go(self, scid: str | None) -> dict[str, Any]:
         jobs = self.files.jobs()
@@ -587,16 +648,27 @@ class Sling:
                     else:
                         wake.append(self.now + POLL_S)
                     continue
-                job = jobs.get(scid)
+                entry = self.once.get(scid) if task.once else None
+                job = entry[0] if entry is not None else (None if task.once else jobs.get(scid))
                 if job is None:
                     task.active, task.state = False, "Stopped"
                     continue
                 if task.inflight is None and task.next_at <= self.now:
+                    if entry is not None:
+                        if entry[2] + job.amount_msat > entry[1]:
+                            self.log(f"{scid}/{task.task_id}: Done rebalancing.")
+                            task.active, task.state = False, "Balanced"
+                            continue
+                        entry[2] += job.amount_msat
+                        task.counted = True
                     if chans is None:
                         chans = self._channels()
                     self._attempt(task, job, chans)
                     if task.inflight is not None:
                         chans = None  # balances changed: read them again
+                    elif task.once:
+                        self._uncount(task)
+                        task.next_at = min(task.next_at, self.now + 1.0)
                 wake.append(self.now + POLL_S if task.inflight is not None else task.next_at)
         return min(wake) if wake else None
 
@@ -611,7 +683,9 @@ class Sling:
                     self.log(f"{task.scid}/{task.task_id}: Rebalance timed out, moving on")
                     task.inflight = None
                     task.next_at = self.now
+                    self._uncount(task)
                 return
+            self._uncount(task)
             reason = e.data.get("failcodename") or f"code {e.code}"
             node = e.data.get("erring_node", self.our_id)
             self.files.append_stat(task.scid, "failures", {
@@ -628,6 +702,7 @@ class Sling:
                     pass
             self.log(f"{task.scid}/{task.task_id}: Rebalance failed: {reason} at {node}")
         else:
+            task.counted = False  # moved: it stays in the once-job's total
             ppm = flight.fee_msat * 1_000_000 // flight.amount_msat
             self.files.append_stat(task.scid, "successes", {
                 "amount_msat": flight.amount_msat, "fee_ppm": ppm, "fee_msat": flight.fee_msat,
@@ -646,7 +721,7 @@ class Sling:
         total, to_us = chan["total_msat"], chan["to_us_msat"]
         target = job.target if job.target is not None else 0.5
         mine = to_us if job.sat_direction == "pull" else total - to_us
-        if mine >= target * total:
+        if not task.once and mine >= target * total:
             if task.state != "Balanced":
                 self.log(f"{task.scid}/{task.task_id}: already balanced. Taking a break")
             task.state, task.next_at = "Balanced", self.now + IDLE_S
@@ -747,9 +822,10 @@ class Sling:
                     raise
         fee = route[0]["amount_msat"] - job.amount_msat
         try:
+            # The real sling sends with no label (nor invoice: it settles its
+            # own HTLC): its payments show in listsendpays unlabelled.
             self.call("sendpay", {"route": route, "payment_hash": inv["payment_hash"],
-                                  "payment_secret": inv["payment_secret"],
-                                  "label": label})
+                                  "payment_secret": inv["payment_secret"]})
         except CallError as e:
             self.log(f"{task.scid}/{task.task_id}: sendpay failed: {e.message}")
             task.state, task.next_at = "Error", self.now + IDLE_S
@@ -848,6 +924,11 @@ def main() -> None:
     def sling_job(plugin: Plugin, **kwargs: Any) -> dict[str, Any]:
         """Add a rebalancing job for a channel (keyword arguments only)."""
         return guarded(lambda: sling().cmd_job(kwargs))
+
+    @plugin.method("sling-once")
+    def sling_once(plugin: Plugin, **kwargs: Any) -> dict[str, Any]:
+        """Rebalance a channel once, by onceamount (keyword arguments only)."""
+        return guarded(lambda: sling().cmd_once(kwargs))
 
     @plugin.method("sling-go")
     def sling_go(plugin: Plugin, scid: str | None = None) -> dict[str, Any]:

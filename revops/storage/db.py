@@ -17,6 +17,7 @@ import os
 from peewee import SqliteDatabase
 
 from revops.storage.errors import StorageError, storage_errors
+from revops.storage.marker import EMPTY, MISSING, PRESENT
 from revops.storage.migrations import LATEST_VERSION, current_version, newer_than_known
 
 DB_FILENAME = "revops.sqlite3"
@@ -33,6 +34,17 @@ PRAGMAS: tuple[tuple[str, object], ...] = (
     ("busy_timeout", int(BUSY_TIMEOUT_S * 1000)),
     ("synchronous", "normal"),
 )
+
+
+def database_state(path: str) -> str:
+    """What is at ``path`` before anything opens it: ``missing``, ``empty``
+    (0 bytes: SQLite would take it for a new database) or ``present``."""
+    try:
+        return EMPTY if os.path.getsize(path) == 0 else PRESENT
+    except FileNotFoundError:
+        return MISSING
+    except OSError:
+        return PRESENT  # unreadable: open_database says why
 
 
 def default_db_path(lightning_dir: str) -> str:

@@ -9,7 +9,8 @@ then finds the step done instead of applying it twice. A database newer than
 this code is refused, never touched.
 
 Each feature keeps its migration next to its models, in
-``revops/storage/schema_<feature>.py`` (v3 fees, v4 flow, v5 rebalance).
+``revops/storage/schema_<feature>.py`` (v3 fees, v4 flow, v5 rebalance, v6 the
+database's identity).
 
 Adding a migration:
 
@@ -88,6 +89,7 @@ def _v2_supervision_history(db: SqliteDatabase, migrator: SqliteMigrator) -> Non
 from revops.storage.schema_fees import v3_fees  # noqa: E402
 from revops.storage.schema_flow import v4_flow  # noqa: E402
 from revops.storage.schema_rebalance import v5_rebalance  # noqa: E402
+from revops.storage.schema_identity import v6_database_identity  # noqa: E402
 
 MIGRATIONS: list[MigrationStep] = [
     _v1_initial,
@@ -95,6 +97,7 @@ MIGRATIONS: list[MigrationStep] = [
     v3_fees,
     v4_flow,
     v5_rebalance,
+    v6_database_identity,
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -57,7 +57,12 @@ BACKBONE_MODELS: tuple[type[BaseModel], ...] = (SchemaVersion, ConfigOverride, C
                                                 ActorEvent)
 
 # Each feature keeps its tables' models and migration beside each other.
-from revops.storage import schema_fees, schema_flow, schema_rebalance  # noqa: E402
+from revops.storage import (  # noqa: E402
+    schema_fees,
+    schema_flow,
+    schema_identity,
+    schema_rebalance,
+)
 
 MODELS: tuple[type[BaseModel], ...] = (BACKBONE_MODELS + schema_fees.MODELS + schema_flow.MODELS
-                                       + schema_rebalance.MODELS)
+                                       + schema_rebalance.MODELS + schema_identity.MODELS)

@@ -3,16 +3,24 @@ payments did (from listsendpays), and when to stop it."""
 
 from __future__ import annotations
 
-from revops.rebalance.sling import PAYMENTS_RESERVED, done, job_for, progress
+from revops.rebalance.sling import (
+    PAYMENTS_RESERVED,
+    distinct_amount,
+    done,
+    job_for,
+    outcome,
+    progress,
+)
 
 
-def test_the_job_refills_one_amount_within_the_max_fee():
-    job = job_for("9x9x9", 10_000_000_000, 1_000_000_000, 500_000_000, 150_000,
-                  ["1x1x1", "2x2x2"])
+def test_the_job_is_one_payment_of_the_refill_within_the_max_fee():
+    job = job_for("9x9x9", 500_000_000, 150_000, ["1x1x1", "2x2x2"])
     p = job.params()
     assert p == {"scid": "9x9x9", "direction": "pull", "amount": 500_000, "maxppm": 300,
-                 "target": 0.15, "candidates": ["1x1x1", "2x2x2"], "paralleljobs": 1}
-    # sling may start one more payment before we stop it: two payments reserved
+                 "onceamount": 500_000, "candidates": ["1x1x1", "2x2x2"], "paralleljobs": 1}
+    assert job.payment_max_fee_msat == 150_000
+    # The payment, and one more sling may start when the first outlives
+    # sling-timeoutpay before we stop the job: two payments reserved.
     assert job.reserve_msat == PAYMENTS_RESERVED * 150_000
 
 
@@ -37,12 +45,48 @@ def test_progress_counts_only_the_jobs_own_payments_after_it_started():
 
 def test_when_to_stop():
     none = progress([], "9x9x9", 0)
-    assert done(none, 500_000_000, 300_000) is None
+    assert done(none, 500_000_000) is None
     one = progress([sendpay(1, "sling-9x9x9-1-1-1", "complete")], "9x9x9", 0)
-    assert done(one, 500_000_000, 300_000) == "refilled"
-    costly = progress([sendpay(1, "sling-9x9x9-1-1-1", "complete", amount=100_000_000,
-                               sent=100_150_000)], "9x9x9", 0)
-    assert done(costly, 500_000_000, 300_000) == "spent its share of the budget"
+    assert done(one, 500_000_000) == "refilled"
+    out = progress([sendpay(1, "sling-9x9x9-1-1-1", "pending")], "9x9x9", 0)
+    assert done(out, 500_000_000) == "its payment is out"  # no other may start
     failing = progress([sendpay(i, f"sling-9x9x9-1-1-{i}", "failed") for i in range(1, 4)],
                        "9x9x9", 0)
-    assert done(failing, 500_000_000, 300_000) == "3 payments failed"
+    assert done(failing, 500_000_000) == "3 payments failed"
+    two_failed = progress([sendpay(i, f"sling-9x9x9-1-1-{i}", "failed") for i in range(1, 3)],
+                          "9x9x9", 0)
+    assert done(two_failed, 500_000_000) is None  # failures cost nothing: sling tries again
+
+
+def test_what_became_of_a_stopped_job():
+    ok = progress([sendpay(1, "sling-9x9x9-1-1-1", "complete")], "9x9x9", 0)
+    assert outcome(ok, 500_000_000, "its payment is out") == "refilled"
+    failed = progress([sendpay(1, "sling-9x9x9-1-1-1", "failed")], "9x9x9", 0)
+    assert outcome(failed, 500_000_000, "its payment is out") == "its payment failed"
+    assert outcome(failed, 500_000_000, "timed out") == "timed out"
+
+
+US = "02" + "1" * 64
+
+
+def unlabelled(index: int, status: str, amount: int = 500_000_000, sent: int = 500_100_000,
+               destination: str = US) -> dict:
+    """What the real sling's sendpay leaves in listsendpays: no label."""
+    return {"created_index": index, "status": status, "payment_hash": f"{index:064x}",
+            "destination": destination, "amount_msat": amount, "amount_sent_msat": sent}
+
+
+def test_the_real_slings_unlabelled_payments_are_told_apart_by_amount_and_destination():
+    entries = [unlabelled(2, "complete"),                          # before the job
+               unlabelled(5, "complete", sent=500_090_000),
+               unlabelled(6, "complete", amount=499_999_000),      # another job's amount
+               unlabelled(7, "complete", destination="03" + "2" * 64),  # a payment out
+               sendpay(8, "revops-rebalance-ab-4-1", "complete"),  # a native refill
+               unlabelled(9, "pending")]
+    p = progress(entries, "9x9x9", after_index=4, our_id=US, amount_msat=500_000_000)
+    assert (p.moved_msat, p.fee_msat, p.succeeded, p.pending) == (500_000_000, 90_000, 1, 1)
+
+
+def test_open_sling_jobs_get_distinct_amounts():
+    assert distinct_amount(500_000, []) == 500_000
+    assert distinct_amount(500_000, [500_000, 499_999]) == 499_998

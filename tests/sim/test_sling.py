@@ -23,6 +23,7 @@ from revops.sim.sling_plugin import (
     Sling,
     SlingError,
     parse_job,
+    parse_once_job,
 )
 from tests.sim.market_fixtures import FakeNode, call
 from tests.sim.payment_fixtures import TABLE, quiet_market
@@ -252,3 +253,54 @@ def test_a_scenario_can_ask_for_sling(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     log = (tmp_path / "node" / "log").read_text()
     assert "sling_plugin.py" in log and "Killing plugin" in log  # it ran, and went at the end
+
+
+# -- sling-once ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"target": 0.5, "onceamount": 200_000}, "`target` can not be used with `sling-once`"),
+    ({}, "Missing onceamount"),
+    ({"onceamount": 0}, "onceamount must be greater than 0"),
+    ({"onceamount": 300_000}, "onceamount must be a multiple of amount"),
+])
+def test_once_parameters_are_checked_as_sling_does(args: dict[str, Any], message: str) -> None:
+    base = {"scid": SCID, "direction": "pull", "amount": 200_000, "maxppm": 3000,
+            "outppm": 5000}
+    with pytest.raises(SlingError, match=message):
+        parse_once_job({**base, **args})
+
+
+def _low_source(m: Market) -> Any:
+    return min((c for c in m.channels if c.name.startswith("src")),
+               key=lambda c: c.to_us_msat / c.capacity_msat)
+
+
+def test_a_once_job_moves_its_amount_then_ends_saving_nothing(tmp_path: Path) -> None:
+    m = quiet_market(success_rate=1.0)
+    s, _ = _sling(m, tmp_path)
+    low = _low_source(m)
+    before = low.to_us_msat
+    assert s.cmd_once({"scid": low.scid, "direction": "pull", "amount": 100_000,
+                       "maxppm": 3000, "outppm": 5000, "onceamount": 200_000}) == \
+        {"result": "started"}
+    with pytest.raises(SlingError, match="already a job for that scid running"):
+        s.cmd_once({"scid": low.scid, "direction": "pull", "amount": 100_000,
+                    "maxppm": 3000, "outppm": 5000, "onceamount": 100_000})
+    assert s.files.jobs() == {}  # nothing for sling-go or a restart
+    _run(s, m, 2)
+    assert low.to_us_msat == before + 200_000_000  # exactly onceamount, not a target
+    assert [t.active for t in s.tasks[low.scid]] == [False]
+    assert m.ledger()["rebalances_succeeded"] == 2
+
+
+def test_a_once_job_tries_again_after_a_payment_outlives_timeoutpay(tmp_path: Path) -> None:
+    """sling's worst case for a budget: the payment it gave up on may still
+    settle, and so may the next one (what revops' reservation covers)."""
+    m = quiet_market(success_rate=1.0, hold_s=(300.0, 300.0))
+    s, _ = _sling(m, tmp_path, timeoutpay=120)
+    low = _low_source(m)
+    s.cmd_once({"scid": low.scid, "direction": "pull", "amount": 100_000, "maxppm": 3000,
+                "outppm": 5000, "onceamount": 100_000})
+    _run(s, m, 1)
+    assert m.ledger()["rebalances_succeeded"] >= 2  # one payment asked for, more settled
