@@ -2,7 +2,7 @@
 
     revops-report --html pnl.html                       # ~/.lightning/bitcoin/revops.sqlite3
     revops-report --html pnl.html --lightning-dir DIR   # DIR/revops.sqlite3
-    revops-report --html pnl.html --db PATH [--days 90]
+    revops-report --html pnl.html --db PATH [--days N]     # default 90; 0: all
 
 Needs no lightningd: it reads the database file (also while the plugin
 runs) and writes one HTML file. Exit code 2 with one line on bad
@@ -22,6 +22,7 @@ from revops.report.read import ReportError, read_facts
 from revops.storage.db import DB_FILENAME
 
 DEFAULT_LIGHTNING_DIR = os.path.join("~", ".lightning", "bitcoin")
+DEFAULT_DAYS = 90
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,19 +38,19 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--lightning-dir", metavar="DIR",
                        help=f"lightningd's network directory, holding {DB_FILENAME} "
                             f"(default {DEFAULT_LIGHTNING_DIR})")
-    p.add_argument("--days", type=_days, default=None, metavar="N",
-                   help="only the last N days of data (default: all of it)")
+    p.add_argument("--days", type=_days, default=DEFAULT_DAYS, metavar="N",
+                   help=f"the last N days of data (default {DEFAULT_DAYS}; 0: all of it)")
     return p
 
 
-def _days(text: str) -> int:
+def _days(text: str) -> int | None:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--days: an integer from 1, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--days: an integer from 1, not {n}")
-    return n
+        raise argparse.ArgumentTypeError(f"an integer from 0, not {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"an integer from 0, not {n}")
+    return None if n == 0 else n
 
 
 def db_path(args: argparse.Namespace) -> str:

@@ -17,11 +17,10 @@ from revops import __version__
 from revops.flow.buckets import DAY
 from revops.rebalance.realized import WINDOWS
 from revops.report import svg
-from revops.report.pnl import ChannelPnl, LedgerRow, Report, top_channels
+from revops.report.pnl import FEE_CHARTS, ChannelPnl, LedgerRow, Report, top_channels
 
 GREEN, RED, BLUE, GREY, ORANGE = "#2f9e44", "#e03131", "#1971c2", "#868e96", "#f08c00"
 CHANNEL_BARS = 40  # channels drawn in the per-channel chart (the table lists all)
-FEE_CHARTS = 24  # channels whose fee history is drawn
 FEE_CHARTS_OPEN = 6
 
 CSS = """

@@ -29,6 +29,8 @@ from revops.rebalance import realized
 from revops.report.facts import Facts, Table
 from revops.storage.repos.rebalance import JobRow
 
+FEE_CHARTS = 24  # channels whose fee history the page draws (the busiest)
+
 
 @dataclass(frozen=True)
 class DayPnl:
@@ -252,3 +254,9 @@ def _ledger_total(rows: Sequence[LedgerRow]) -> dict[str, int]:
 def top_channels(channels: Sequence[ChannelPnl], n: int) -> list[ChannelPnl]:
     """The ``n`` channels that matter most to the P&L: the largest revenue or cost."""
     return sorted(channels, key=lambda c: (-(c.revenue_msat + c.costs.total_msat), c.scid))[:n]
+
+
+def fee_charted(facts: Facts) -> list[str]:
+    """The channels whose fee history the page draws (so that only theirs
+    need reading: a large node has millions of fee changes)."""
+    return [c.scid for c in top_channels(_channels(facts), FEE_CHARTS)]

@@ -19,10 +19,12 @@ import sqlite3
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import peewee
 
 from revops.flow.buckets import DAY
+from revops.report import pnl
 from revops.report.facts import CostRow, Facts, Table
 from revops.storage.base import db
 from revops.storage.errors import StorageError
@@ -43,7 +45,8 @@ class ReportError(Exception):
 
 def read_facts(path: str, days: int | None = None) -> Facts:
     """Everything the report shows, over the last ``days`` days of data
-    (all of it when None)."""
+    (all of it when None). Fee history is read for the channels the page
+    draws only."""
     with read_only(path):
         tables = _tables()
         try:
@@ -55,14 +58,13 @@ def read_facts(path: str, days: int | None = None) -> Facts:
                               f"(v{LATEST_VERSION}): upgrade revops to report on it")
         latest = _latest_ts(tables)
         since = -float(ALL) if days is None or latest is None else latest - days * DAY
-        return Facts(
+        facts = Facts(
             path=path,
             schema_version=version,
             buckets=tuple(_buckets(tables, since)),
             snapshots=tuple(flow.snapshots(since, limit=ALL)) if "flow_snapshot" in tables
             else (),
             costs=tuple(_costs(tables, since)),
-            fee_changes=tuple(_fee_changes(tables, since)),
             jobs=tuple(_jobs(tables, since)),
             peers={scid: row.peer_id for scid, row in channel_states.all_rows().items()}
             if "channel_state" in tables else {},
@@ -70,6 +72,8 @@ def read_facts(path: str, days: int | None = None) -> Facts:
             if "forward" in tables else None,
             capacity_advice=tuple(_advice(tables)),
         )
+        charted = pnl.fee_charted(facts)
+        return replace(facts, fee_changes=tuple(_fee_changes(tables, since, charted)))
 
 
 @contextmanager
@@ -136,10 +140,10 @@ def _costs(tables: set[str], since: float) -> list[CostRow]:
             reversed(rows)]
 
 
-def _fee_changes(tables: set[str], since: float) -> list[FeeChange]:
-    if "fee_history" not in tables:
+def _fee_changes(tables: set[str], since: float, scids: list[str]) -> list[FeeChange]:
+    if "fee_history" not in tables or not scids:
         return []
-    q = (FeeHistory.select().where(FeeHistory.ts >= since)
+    q = (FeeHistory.select().where((FeeHistory.ts >= since) & FeeHistory.scid.in_(scids))
          .order_by(FeeHistory.ts, FeeHistory.id))
     return [FeeChange(m.ts, m.scid, m.old_fee_ppm, m.new_fee_ppm, m.base_msat, m.mode,
                       m.reason, m.outcome) for m in q]

@@ -112,10 +112,6 @@ class PrometheusServer:
             raise PrometheusError(f"{expr}: a {data['resultType']}, not a vector")
         return list(data["result"])
 
-    def series(self, name: str) -> list[dict[str, str]]:
-        """Every label set stored for metric ``name``."""
-        return list(self.api("series", **{"match[]": name}))
-
     def wait_for(self, expr: str, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Poll ``expr`` until it returns something."""
         deadline = time.monotonic() + timeout

@@ -104,18 +104,18 @@ def check_series(prom: PrometheusServer, channels: set[str]) -> None:
     declared = declared_labels()
     for name in sorted(used_series()):
         assert name in declared, f"{name} is used but revops does not export it"
-        stored = prom.series(name)
-        assert stored, f"{name}: no series stored by Prometheus"
-        for labels in stored:
+        current = prom.query(name)  # what a panel or a rule sees now
+        assert current, f"{name}: no data in Prometheus"
+        for sample in current:
+            labels = sample["metric"]
             assert labels["job"] == "revops"
             assert set(labels) - {"__name__", "job", "instance"} == declared[name], \
                 f"{name}: labels {sorted(labels)}, revops declares {sorted(declared[name])}"
-        values = prom.query(name)
-        assert values and all(v["value"][1] not in ("NaN", "") for v in values), name
+            assert sample["value"][1] not in ("NaN", ""), f"{name}: {sample}"
 
     # Label values where they are known.
     def label_values(name: str, label: str) -> set[str]:
-        return {s[label] for s in prom.series(name)}
+        return {s["metric"][label] for s in prom.query(name)}
 
     assert label_values("revops_channel_fee_ppm", "scid") == channels
     assert label_values("revops_forwards_failed_liquidity_total", "scid") <= channels
