@@ -30,6 +30,8 @@ from typing import Any
 from revops.sim.jsonrpc import JSONRPC2_INVALID_PARAMS, RpcError, bad_param
 
 AUTO_LAYERS = ("auto.localchans", "auto.sourcefree", "auto.include_fees", "auto.no_mpp_support")
+# The persistent layer CLN's xpay plugin (on by default) creates at startup.
+XPAY_LAYER = "xpay"
 DATASTORE_PREFIX = ("askrene", "layers")
 UNBOUNDED = 0xFFFFFFFFFFFFFFFF
 _SCIDD = re.compile(r"^([0-9]+)x([0-9]+)x([0-9]+)/([01])$")
@@ -101,7 +103,6 @@ class Layer:
         return {
             "layer": self.name, "persistent": self.persistent,
             "disabled_nodes": list(self.disabled_nodes),
-            "disabled_channels": list(self.disabled_channels),
             "created_channels": [], "channel_updates": [],
             "constraints": [c.to_json() for c in self.constraints.values()],
             "impressions": [i.to_json() for i in self.impressions],
@@ -139,10 +140,13 @@ class Askrene:
     # -- persistence -----------------------------------------------------------
 
     def load(self, entries: list[str]) -> None:
-        """Persistent layers saved by a previous run (datastore strings)."""
+        """Persistent layers saved by a previous run (datastore strings),
+        and xpay's own layer, as a node with the built-in plugins has it."""
         for text in entries:
             layer = Layer.from_store(text)
             self._layers.setdefault(layer.name, layer)
+        if XPAY_LAYER not in self._layers:
+            self.create(XPAY_LAYER, True)
         self.loaded = True
 
     def dirty(self) -> list[tuple[str, str | None]]:

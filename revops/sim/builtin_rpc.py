@@ -1,6 +1,7 @@
 """lightningd's own (non-market) RPC methods, as the simulated node serves them.
 
 ``help``, ``stop``, ``plugin`` (list/start/stop/startdir/rescan),
+``listconfigs`` (in :mod:`revops.sim.configs_rpc`),
 ``datastore`` / ``listdatastore`` / ``deldatastore`` / ``datastoreusage``,
 ``notifications``, and the sim's clock control ``dev-advance HOURS``.
 Answers and errors are CLN v26.06's (``lightningd/jsonrpc.c``,
@@ -89,15 +90,21 @@ def p_hours(name: str, value: Any) -> float:
 # -- handlers ------------------------------------------------------------------
 
 def _help(node: SimNode, command: str | None) -> dict[str, Any]:
-    entries = node.command_help()
+    """v26.06's ``help``: each command's name and usage only (pyln plugins
+    such as feeadjuster look for ``listchannels ... destination`` there);
+    deprecated commands are hidden unless the node allows them."""
+    entries = [e for e in node.command_help() if _visible(node, e["name"])]
     if command is not None:
         entries = [e for e in entries if e["name"] == command]
         if not entries:
             raise RpcError(JSONRPC2_METHOD_NOT_FOUND, f"Unknown command {command}")
-    return {"help": [{"command": f"{e['name']} {e['usage']}", "category": e["category"],
-                      "description": e["description"], "verbose": e["verbose"]}
-                     for e in entries],
+    return {"help": [{"command": f"{e['name']} {e['usage']}"} for e in entries],
             "format-hint": "simple"}
+
+
+def _visible(node: SimNode, name: str) -> bool:
+    spec = node.table.get(name)
+    return spec is None or not spec.deprecated or node.config.allow_deprecated_apis
 
 
 async def _stop(node: SimNode) -> str:
@@ -216,6 +223,9 @@ async def _dev_advance(node: SimNode, hours: float) -> dict[str, Any]:
 
 def register(table: MethodTable) -> None:
     """Add the built-in commands to the node's method table."""
+    from revops.sim import configs_rpc
+
+    configs_rpc.register(table)
     table.add(MethodSpec("help", (opt("command", p_string),), _help, "utility",
                          "List available commands, or give verbose help on one {command}."))
     table.add(MethodSpec("stop", (), _stop, "utility", "Shut down the lightningd process"))

@@ -2,8 +2,10 @@
 
 - ``revops-sim run [--scenario FILE | --channels N --forwards M] [--days N]
   [--seed S] [--plugin CMD|none]... [--option KEY=VALUE]... [--report FILE]
-  [--tick SECONDS]``: run the plugin (default: ``revops-plugin``) on the
-  simulated node for N days as fast as it goes; a progress bar on a
+  [--tick SECONDS] [--plugin-time sim|wall]``: run the plugin (default:
+  ``revops-plugin``; any CLN plugin works, a Python one on the simulated
+  clock unless ``--plugin-time wall``: :mod:`revops.sim.plugin_time`) on
+  the simulated node for N days as fast as it goes; a progress bar on a
   terminal, a summary table at the end, ``--report`` writes the market's
   report plus ``wall_seconds`` as JSON. ``--plugin none`` is the do-nothing
   baseline (fees stay at CLN's defaults). Same seed, same report.
@@ -21,6 +23,8 @@
   as strings. Exit 0 with the result, 1 with lightningd's error, 2 when the
   node cannot be reached, 3 for malformed parameters (lightning-cli's codes).
 - ``revops-sim bench``: the benchmarks (filled in by ``revops.sim.bench``).
+- ``revops-sim fidelity [--lightning-dir DIR]``: the simulated node against
+  a real lightningd (``revops.sim.fidelity``), own regtest nodes by default.
 
 Bad flags, option values and scenario files get one line on stderr and exit
 code 2; a node that refuses to start (a plugin failing its handshake) exits 1.
@@ -139,6 +143,14 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
                         "[sim] sling = true)")
     g.add_argument("--option", action="append", type=_option, default=[],
                    metavar="KEY=VALUE", help="plugin option, as lightningd's --KEY=VALUE")
+    g.add_argument("--plugin-time", choices=("sim", "wall"), default="sim",
+                   help="sim (default): Python plugins' time.time(), datetime.now(), sleep() "
+                        "and timed waits follow the simulated clock, and the node waits for "
+                        "them after each step; wall: plugins see the machine's clock. Plugins "
+                        "speaking revops' simclock keep it either way")
+    g.add_argument("--plugin-quiet-timeout", type=_positive, default=10.0, metavar="SECONDS",
+                   help="with --plugin-time sim: longest real time the node waits for a "
+                        "plugin to be done with a step before it moves on (default 10)")
     g.add_argument("--tick", type=_positive, default=300.0, metavar="SECONDS",
                    help="longest simulated step between plugin clock calls (default 300)")
     g.add_argument("--allow-deprecated-apis", action="store_true")
@@ -146,6 +158,10 @@ def _node_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init-timeout", type=_positive, default=120.0, metavar="SECONDS",
                    help="init deadline at startup (default 120; `plugin start` gets at most 60)")
     g.add_argument("--shutdown-timeout", type=_non_negative, default=30.0, metavar="SECONDS")
+    g.add_argument("--simclock-timeout", type=_positive, default=600.0, metavar="SECONDS",
+                   help="longest real time a step waits for a simclock plugin's answer "
+                        "(default 600); one that misses it is not waited for again until "
+                        "it answers")
     g.add_argument("--hook-wait", type=_non_negative, default=10.0, metavar="SECONDS",
                    help="wall seconds a step waits for an htlc_accepted verdict before going "
                         "on while the plugin holds the HTLC (default 10; lightningd has no "
@@ -197,8 +213,10 @@ def _config(args: argparse.Namespace, lightning_dir: Path, scenario: Any, label:
         scenario_label=label, allow_deprecated_apis=args.allow_deprecated_apis,
         manifest_timeout=args.manifest_timeout, init_timeout=args.init_timeout,
         shutdown_timeout=args.shutdown_timeout, hook_wait=args.hook_wait, tick=args.tick,
+        simclock_timeout=args.simclock_timeout,
         validate=args.validate,
-        echo_level=args.log_level or echo_level)
+        echo_level=args.log_level or echo_level, plugin_time=args.plugin_time,
+        plugin_quiet_timeout=args.plugin_quiet_timeout)
 
 
 def _on_signals(node: SimNode) -> None:
@@ -476,6 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli.set_defaults(func=_cli)
 
     _add_bench(sub)
+
+    from revops.sim.fidelity import command as fidelity
+
+    check = sub.add_parser("fidelity", help="compare the simulated node with a real lightningd")
+    fidelity.add_arguments(check)
+    check.set_defaults(func=fidelity.main)
     return parser
 
 

@@ -13,39 +13,105 @@ handler ``handler(node, **params) -> dict`` that may be a coroutine function.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from revops import jsonrpc as _shared
+from revops.sim.pubkey import on_curve
 from revops.jsonrpc import (  # noqa: F401  (re-exported for sim modules)
-    p_u32,
-    p_u64,
-    p_number,
-    p_bool,
-    p_string,
-    p_msat,
-    p_sat,
-    p_scid,
-    p_node_id,
-    p_sha256,
-    p_channel_id,
-    p_array,
-    p_object,
-    p_enum,
-    Parser,
     JSONRPC2_INVALID_PARAMS,
     JSONRPC2_INVALID_REQUEST,
     JSONRPC2_METHOD_NOT_FOUND,
     Param,
+    Parser,
     RpcError,
-    _token,
-    bad_param,
     bind_params,
     opt,
     p_any,
-    p_real_range,
     req,
 )
+
+
+# -- CLN's wording of a refused parameter ---------------------------------------
+#
+# lightningd quotes the offending token as it came in the request
+# (``json_tok_full``): a string *with* its quotes, ``invalid token '"nope"'``.
+# The parsers shared with the plugin (revops/jsonrpc.py) print strings
+# without them, so the sim's copies re-quote their refusals.
+
+
+def cln_token(value: Any) -> str:
+    """A parameter's JSON text as lightningd quotes it in errors."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_token = cln_token
+
+
+def bad_param(name: str, value: Any, what: str) -> RpcError:
+    """CLN's ``command_fail_badparam``."""
+    return RpcError(JSONRPC2_INVALID_PARAMS, f"{name}: {what}: invalid token '{cln_token(value)}'")
+
+
+def _requoted(parse: Parser) -> Parser:
+    """A shared parser whose refusal of a string names it as lightningd does."""
+    @functools.wraps(parse)
+    def wrapped(name: str, value: Any) -> Any:
+        try:
+            return parse(name, value)
+        except RpcError as e:
+            tail = f"invalid token '{value}'"
+            if (e.code == JSONRPC2_INVALID_PARAMS and isinstance(value, str)
+                    and e.message.endswith(tail)):
+                raise RpcError(e.code, e.message[:-len(tail)]
+                               + f"invalid token '{cln_token(value)}'", e.data) from None
+            raise
+    return wrapped
+
+
+p_u32 = _requoted(_shared.p_u32)
+p_u64 = _requoted(_shared.p_u64)
+p_number = _requoted(_shared.p_number)
+p_bool = _requoted(_shared.p_bool)
+p_string = _requoted(_shared.p_string)
+p_msat = _requoted(_shared.p_msat)
+p_sat = _requoted(_shared.p_sat)
+
+
+def p_node_id(name: str, value: Any) -> str:
+    """``param_node_id``: a compressed public key (a point on the curve)."""
+    if isinstance(value, str) and on_curve(value):
+        return value.lower()
+    raise bad_param(name, value, "should be a node id")
+
+
+p_sha256 = _requoted(_shared.p_sha256)
+p_channel_id = _requoted(_shared.p_channel_id)
+p_array = _requoted(_shared.p_array)
+p_object = _requoted(_shared.p_object)
+
+
+def p_scid(name: str, value: Any) -> str:
+    """``param_short_channel_id``."""
+    if isinstance(value, str) and _shared._SCID_RE.match(value):
+        return value
+    raise bad_param(name, value, "should be a short_channel_id of form NxNxN")
+
+
+def p_enum(*choices: str) -> Parser:
+    return _requoted(_shared.p_enum(*choices))
+
+
+def p_int_range(lo: int, hi: int) -> Parser:
+    return _requoted(_shared.p_int_range(lo, hi))
+
+
+def p_real_range(lo: float, hi: float) -> Parser:
+    return _requoted(_shared.p_real_range(lo, hi))
+
 
 # JSON-RPC 2.0 and CLN error codes (common/jsonrpc_errors.h).
 LIGHTNINGD = -1
@@ -63,6 +129,9 @@ PAY_NO_SUCH_PAYMENT = 208
 PAY_UNSPECIFIED_ERROR = 209
 PAY_STOPPED_RETRYING = 210
 PAY_STATUS_UNEXPECTED = 211
+PAY_INSUFFICIENT_FUNDS = 215
+PAY_USER_ERROR = 217
+PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220
 INVOICE_LABEL_ALREADY_EXISTS = 900
 INVOICE_PREIMAGE_ALREADY_EXISTS = 901
 INVOICE_NOT_FOUND = 905
@@ -95,6 +164,9 @@ class MethodSpec:
     description: str = ""
     allow_extra: bool = False
     dev: bool = False
+    # Deprecated in v26.06: hidden from ``help`` and refused (-32601)
+    # unless the node runs with ``allow-deprecated-apis``.
+    deprecated: bool = False
 
     @property
     def usage(self) -> str:
@@ -118,13 +190,13 @@ class MethodTable:
         self._methods[spec.name] = spec
 
     def method(self, name: str, *params: Param, category: str = "utility",
-               description: str = "", allow_extra: bool = False,
-               dev: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               description: str = "", allow_extra: bool = False, dev: bool = False,
+               deprecated: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of :meth:`add`."""
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.add(MethodSpec(name, tuple(params), fn, category,
                                 description or (fn.__doc__ or "").strip().split("\n")[0],
-                                allow_extra, dev))
+                                allow_extra, dev, deprecated))
             return fn
         return register
 

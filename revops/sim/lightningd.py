@@ -26,6 +26,10 @@ each step the market's notifications go to the plugins subscribed to them,
 ``node.changed()`` waiters wake, and every plugin that registered
 ``simclock-advance`` is called with the new time and awaited (see
 revops/clock.py), so plugins never fall behind or run ahead of the market.
+Plugins that do not speak simclock get the same through plugin time
+(:mod:`revops.sim.plugin_time`, ``--plugin-time sim``): their clock is set
+before the step's notifications are written, and the step ends once they
+have handled them and wait again.
 
 lightningd never waits on a plugin's pipe: what it writes to a plugin that
 does not read queues in memory without limit. The sim paces a step on its
@@ -94,6 +98,7 @@ from revops.sim.plugin_manifest import (
     native_topics,
     parse_manifest,
 )
+from revops.sim.plugin_time import PluginTime
 from revops.sim.rpc_server import Connection, Request, RpcServer, current_connection
 
 # What CLN v26.06 advertises (common/features.c defaults), per place.
@@ -134,6 +139,12 @@ class NodeConfig:
     init_timeout: float = 120.0  # at node startup; a dynamic `plugin start` gets at most 60 s
     shutdown_timeout: float = 30.0
     simclock_timeout: float = 600.0
+    # "sim": Python plugins' clocks, sleeps and timed waits follow the
+    # simulated clock and the node waits for them after each step (at most
+    # plugin_quiet_timeout real seconds); "wall": the machine's clock.
+    # See revops/sim/plugin_time/.
+    plugin_time: str = "sim"
+    plugin_quiet_timeout: float = 10.0
     tick: float = 300.0
     # Wall seconds a step waits for a plugin to read what it was sent, and
     # for an htlc_accepted verdict, before going on without it.
@@ -184,6 +195,8 @@ def default_table() -> MethodTable:
         market_rpc.register(table)
         from revops.sim import payments_rpc
         payments_rpc.register(table)
+        from revops.sim import config_rpc
+        config_rpc.register(table)
     return table
 
 
@@ -235,6 +248,10 @@ class SimNode:
         self._changed: list[asyncio.Future[None]] = []
         self._relay: dict[str, tuple[Connection, Any]] = {}
         self._next_wakeup: float | None = None
+        # simclock plugins that missed a call's deadline, with that call's answer to come
+        self._simclock_late: dict[Plugin, asyncio.Future[dict[str, Any]]] = {}
+        self._plugin_time = PluginTime(config.plugin_time, self.log,
+                                       config.plugin_quiet_timeout)
         self._clock_queue: asyncio.Queue[_AdvanceJob] = asyncio.Queue()
         self._clock_task: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
@@ -257,13 +274,16 @@ class SimNode:
             if plugin.path in seen:
                 # lightningd registers a plugin path once and ignores repeats.
                 self.plugins.remove(plugin)
+                self._plugin_time.gone(plugin)
                 continue
             seen.add(plugin.path)
             try:
                 await plugin.spawn()
             except OSError as e:
+                self._plugin_time.gone(plugin)
                 raise StartupError(f"error starting plugin '{plugin.path}': "
                                    f"opening pipe: {e.strerror or e}") from None
+            self._plugin_time.spawned(plugin)
             self._send_getmanifest(plugin)
         await asyncio.gather(*(self._await_manifest(p) for p in list(self.plugins)))
         self._check_hook_order()
@@ -277,7 +297,8 @@ class SimNode:
         self.startup = False
         # One clock call at the start time, so a plugin's first wakeup is known
         # before the first step (time does not move).
-        self._next_wakeup = await self._simclock(float(self.market.now))
+        await self._plugin_time.advance(float(self.market.now), self._plugin_alive)
+        self._next_wakeup = await self._tell_time(float(self.market.now))
         self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
         self.log.log("lightningd", "info",
                      f"Server started with public key {self.market.node_id}, alias "
@@ -286,9 +307,11 @@ class SimNode:
 
     def _new_plugin(self, command: str, env: Mapping[str, str],
                     dynamic_start: bool = False) -> Plugin:
+        link, env = self._plugin_time.prepare(env, float(self.market.now))
         plugin = Plugin(command, lightning_dir=self.config.lightning_dir, env=env,
                         log=self.log, on_exit=self._plugin_gone,
                         on_notify=self._plugin_notify, dynamic_start=dynamic_start)
+        self._plugin_time.attach(plugin, link)
         self.plugins.append(plugin)
         self._spawned.append(plugin)
         return plugin
@@ -331,6 +354,7 @@ class SimNode:
             return False
         plugin.manifest = manifest
         plugin.nonnumericids = manifest.nonnumericids
+        await self._plugin_time.manifest(plugin)
         for spec in manifest.options:
             self._option_owner[spec.name] = (plugin, spec)
         for decl in manifest.methods:
@@ -461,6 +485,8 @@ class SimNode:
 
     def _plugin_gone(self, plugin: Plugin, reason: str) -> None:
         was_running = plugin.state is PluginState.INIT_COMPLETE
+        self._simclock_late.pop(plugin, None)
+        self._plugin_time.gone(plugin)
         if plugin in self.plugins:
             self.plugins.remove(plugin)
         for name in plugin.methods:
@@ -522,12 +548,15 @@ class SimNode:
         plugin = self._new_plugin(command, env, dynamic_start=True)
         if any(p is not plugin and p.path == plugin.path for p in self.plugins):
             self.plugins.remove(plugin)
+            self._plugin_time.gone(plugin)
             raise RpcError(JSONRPC2_INVALID_PARAMS, f"{plugin.path}: already registered")
         try:
             await plugin.spawn()
         except OSError as e:
             self.plugins.remove(plugin)
+            self._plugin_time.gone(plugin)
             raise RpcError(PLUGIN_ERROR, f"{plugin.path}: opening pipe: {e.strerror or e}")
+        self._plugin_time.spawned(plugin)
         self._send_getmanifest(plugin)
         ok = await self._await_manifest(plugin)
         if ok and plugin in self._check_hook_order():
@@ -770,6 +799,10 @@ class SimNode:
         """Resolves after the next market advance (``wait`` uses it)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._changed.append(fut)
+        conn = current_connection.get()
+        if conn is not None:
+            # A plugin's thread blocked in this call waits for the clock.
+            self._plugin_time.long_poll(conn.peer_pid(), fut)
         return fut
 
     def _wake_changed(self, error: BaseException | None = None) -> None:
@@ -782,9 +815,21 @@ class SimNode:
                     fut.set_exception(error)
 
     async def _simclock(self, now: float) -> float | None:
-        """Tell every simclock plugin the time; the earliest ``next_wakeup``."""
+        """Tell every simclock plugin the time; the earliest ``next_wakeup``.
+
+        A plugin that let a call go unanswered for ``simclock_timeout`` is
+        not waited for again until it answers that call (it fell behind, or
+        stopped reading its stdin): lightningd waits for no plugin, and one
+        late plugin must not cost the timeout at every step."""
         calls = []
         for plugin in self.plugins:
+            late = self._simclock_late.get(plugin)
+            if late is not None:
+                if not late.done():
+                    continue
+                del self._simclock_late[plugin]
+                self.log.log(plugin.log_source, "info",
+                             f"{SIMCLOCK_METHOD} answered again; waited for from now on")
             if (plugin.state is PluginState.INIT_COMPLETE and not plugin.dead
                     and SIMCLOCK_METHOD in plugin.methods):
                 rid, fut = plugin.request(SIMCLOCK_METHOD, {"now": now})
@@ -796,10 +841,11 @@ class SimNode:
         wakeups = []
         for plugin, rid, fut in calls:
             if fut not in done:
-                plugin.forget(rid)
+                self._simclock_late[plugin] = fut
                 self.log.log(plugin.log_source, "unusual",
                              f"{SIMCLOCK_METHOD} not answered within "
-                             f"{self.config.simclock_timeout:g}s; moving on")
+                             f"{self.config.simclock_timeout:g}s; moving on without it "
+                             "until it answers")
                 continue
             response = fut.result()
             if "error" in response:
@@ -813,6 +859,17 @@ class SimNode:
                     and math.isfinite(wake):
                 wakeups.append(float(wake))
         return min(wakeups) if wakeups else None
+
+    async def _tell_time(self, now: float) -> float | None:
+        """Every plugin learns the time (simclock calls and plugin time's
+        links, together) and has done what is due; the earliest wakeup."""
+        simclock, timed = await asyncio.gather(self._simclock(now),
+                                               self._plugin_time.settle(self._plugin_alive))
+        wakes = [w for w in (simclock, timed) if w is not None]
+        return min(wakes) if wakes else None
+
+    def _plugin_alive(self, plugin: Plugin) -> bool:
+        return not plugin.dead and plugin in self.plugins
 
     async def _clock_loop(self) -> None:
         while True:
@@ -853,7 +910,7 @@ class SimNode:
             self.steps += 1
             self._wake_changed()
             await asyncio.gather(*(p.drain(self.config.stdin_grace) for p in self.plugins))
-            self._next_wakeup = await self._simclock(float(self.market.now))
+            self._next_wakeup = await self._tell_time(float(self.market.now))
             if progress is not None:
                 progress(float(self.market.now))
             # Let RPC clients in between steps even when no plugin makes us wait.
@@ -871,6 +928,9 @@ class SimNode:
         while True:
             produced = self.market.advance(end)
             sent += len(produced)
+            # Plugins on simulated time read the new time before anything
+            # of this step reaches them.
+            await self._plugin_time.advance(float(self.market.now), self._plugin_alive)
             self._deliver(produced)
             if not hooked:
                 return sent
@@ -965,6 +1025,7 @@ class SimNode:
             self._clock_task.cancel()
             await asyncio.gather(self._clock_task, return_exceptions=True)
         self._wake_changed(RpcError(LIGHTNINGD, "lightningd is shutting down"))
+        self._plugin_time.shutting_down()
         await self._shutdown_plugins()
         self._plugins_down.set()
         await self._server.close(grace=5.0)
@@ -1000,6 +1061,7 @@ class SimNode:
         for plugin in everyone:
             plugin.sigkill()
         await asyncio.gather(*(p.aclose() for p in everyone))
+        self._plugin_time.close()
 
     async def abort(self) -> None:
         """Tear down after a failed start: no handshakes, just cleanup."""

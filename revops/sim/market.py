@@ -78,6 +78,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from revops.sim.coin_moves import HRP, WALLET, ChannelMove, CoinMoves, notification
 from revops.sim.htlc_hook import HeldHtlc, OnionPayload, Verdict, encode_payload
 from revops.sim.jsonrpc import RpcError
 from revops.sim.scenario import DAY, ChannelSpec, Fault, Flow, Scenario, derive_pubkey
@@ -104,6 +105,7 @@ FORGET_BLOCKS = 100  # onchaind forgets a resolved channel 100 blocks deep
 GOSSIP_FORGET_BLOCKS = 12  # gossipd keeps a spent channel 12 blocks (splices)
 CLOSE_STEP_S = 5.0
 OUR_CLTV_DELTA = 34  # CLN's default cltv-delta
+MUTUAL_CLOSE_WEIGHT = 673  # lightningd's estimate for a mutual close transaction
 MAX_U64 = 0xFFFFFFFFFFFFFFFF
 DUST_LIMIT_MSAT = 546_000
 TO_SELF_DELAY = 144
@@ -436,6 +438,11 @@ class Market:
         for fs in self._flows:
             self._schedule_arrival(fs, self.now)
         self._push(self.now + BLOCK_INTERVAL_S, "block", None)
+        # lightningd's coin movements (bookkeeper's source); the node as it
+        # stands at the start, as lightningd's migration records an old node.
+        self.coin_moves = CoinMoves()
+        self._snapshot_sent = False
+        self._record_start()
         # Our own payments, invoices and askrene's layers: lightningd's state
         # for the node's life. Imported here: payments.py builds on this module.
         from revops.sim.payments import PaymentEngine
@@ -450,6 +457,9 @@ class Market:
     def advance(self, until: float) -> list[tuple[str, dict[str, Any]]]:
         """Run every event at or before ``until``; ``now`` becomes ``until``.
         Returns the notifications lightningd would emit, in order."""
+        if not self._snapshot_sent:
+            self._snapshot_sent = True
+            self._notes.append(("balance_snapshot", self.balance_snapshot()))
         heap = self._heap
         while heap and heap[0][0] <= until:
             t, _, kind, payload = heapq.heappop(heap)
@@ -712,6 +722,10 @@ class Market:
             self.total_revenue_msat += fee
             self.forwards_settled += 1
             st.update(row, SETTLED, self.now)
+            # lightningd credits the incoming HTLC, then debits the outgoing one.
+            phash = self.htlc_payment_hash(st.in_ch[row], st.in_htlc[row])
+            self.move_channel(a.channel_id, in_msat, 0, "routed", fees=fee, payment_hash=phash)
+            self.move_channel(b.channel_id, 0, out_msat, "routed", fees=fee, payment_hash=phash)
         self._emit_forward(row, created=False)
 
     def _background(self, ch: Channel, t: float) -> int:
@@ -731,22 +745,36 @@ class Market:
             self._bg_cache[key] = n
         return n
 
+    def preimage(self, created_index: int) -> str:
+        return _hex("preimage", self.seed, created_index)
+
     def payment_hash(self, created_index: int) -> str:
-        return _hex("payment", self.seed, created_index)
+        """The hash of :meth:`preimage`, as a real payment's is."""
+        return hashlib.sha256(bytes.fromhex(self.preimage(created_index))).hexdigest()
+
+    def htlc_preimage(self, in_channel: int, in_htlc: int) -> str:
+        """A forward's preimage (what settles it), fixed by its incoming HTLC.
+        ``_hex`` of the same parts, spelled out: it runs for every forward."""
+        return hashlib.sha256(f"preimage:{self.seed}:{in_channel}:{in_htlc}".encode()).hexdigest()
 
     def htlc_payment_hash(self, in_channel: int, in_htlc: int) -> str:
-        """A forward's payment hash, known from the moment its HTLC arrives
-        (the hook shows it, forward_event repeats it). ``_hex`` of the same
-        parts, spelled out: it runs for every forward_event."""
-        return hashlib.sha256(f"payment:{self.seed}:{in_channel}:{in_htlc}".encode()).hexdigest()
+        """A forward's payment hash, the hash of its preimage as a real one
+        is, known from the moment its HTLC arrives (the hook shows it,
+        forward_event and the coin moves repeat it)."""
+        return hashlib.sha256(bytes.fromhex(self.htlc_preimage(in_channel, in_htlc))).hexdigest()
 
     # -- notifications ------------------------------------------------------------
 
     def _emit_forward(self, row: int, created: bool) -> None:
+        """lightningd's ``forward_event``: the listforwards fields but the
+        outgoing HTLC id, and the preimage once it settled."""
         st = self.forwards
-        payload = self.forward_json(row, payment_hash=self.htlc_payment_hash(st.in_ch[row],
-                                                                             st.in_htlc[row]),
+        in_ch, in_htlc = st.in_ch[row], st.in_htlc[row]
+        payload = self.forward_json(row, payment_hash=self.htlc_payment_hash(in_ch, in_htlc),
                                     created=created, updated=not created)
+        payload.pop("out_htlc_id", None)
+        if payload["status"] == "settled":
+            payload["preimage"] = self.htlc_preimage(in_ch, in_htlc)
         self._notes.append(("forward_event", payload))
 
     def forward_json(self, row: int, payment_hash: str | None = None,
@@ -826,13 +854,12 @@ class Market:
                                 "Lockin complete")
                     ch.publish(self.now, True)
                     ch.gossip_visible = True
+                    self._record_open(ch, self.now)
             elif ch.state == CLOSING_COMPLETE:
                 ch.spend_height = h
                 self._state(ch, SPEND_SEEN, "onchain", "Onchain funding spend")
                 self._state(ch, ONCHAIN, "onchain", "Onchain init reply")
-                if ch.to_us_msat // 1000 > 0:
-                    self._add_output(ch.to_us_msat // 1000 * 1000, _hex("close", ch.funding_txid),
-                                     0, h)
+                self._close_confirmed(ch, h)
             elif ch.state == ONCHAIN and ch.spend_height is not None:
                 if h - ch.spend_height >= GOSSIP_FORGET_BLOCKS:
                     ch.gossip_visible = False
@@ -868,6 +895,10 @@ class Market:
         self._state(ch, AWAITING_LOCKIN, "user" if ch.spec.opener == "local" else "remote",
                     "new channel opened")
         ch.last_update = int(self.now)
+        if ch.spec.opener == "remote":  # lightningd tells plugins a peer funded one
+            self._notes.append(("channel_opened", {
+                "id": ch.peer_id, "funding_msat": ch.capacity_msat,
+                "funding_txid": ch.funding_txid, "channel_ready": False}))
 
     def _start_close(self, ch: Channel, cause: str) -> None:
         if ch.state not in (NORMAL, AWAITING_LOCKIN):
@@ -914,6 +945,94 @@ class Market:
     def close_channel(self, ch: Channel, cause: str = "user") -> None:
         """``dev-closechannel``: start a mutual close now."""
         self._start_close(ch, cause)
+
+    # -- coin movements (bookkeeper's source; see coin_moves.py) -------------------------
+
+    def _record_start(self) -> None:
+        """The moves lightningd's migration gives a node that already runs:
+        confirmed wallet outputs, then each open channel's opening balance
+        and a journal entry for its life before."""
+        t = int(self.start_time)
+        for o in self._outputs:
+            if o["height"] is not None and o["height"] <= self.blockheight:
+                self.coin_moves.add_chain(WALLET, o["amount_msat"], 0, t, "deposit",
+                                          f"{o['txid']}:{o['output']}", o["amount_msat"],
+                                          o["height"])
+        for ch in self.channels:
+            if ch.state == NORMAL:
+                funded = self._record_open(ch, t, notify=False)
+                diff = ch.to_us_msat - funded
+                if diff:
+                    self.coin_moves.add_channel(ch.channel_id, max(diff, 0), max(-diff, 0),
+                                                t + 2, "journal_entry")
+
+    def _record_open(self, ch: Channel, now: float, notify: bool = True) -> int:
+        """``channel_open`` (our funding, or 0 when they funded it), and what
+        was pushed at open; returns our balance at open."""
+        local = ch.spec.opener == "local"
+        funded = ch.capacity_msat if local else 0
+        move = self.coin_moves.add_chain(
+            ch.channel_id, funded, 0, int(now), "channel_open",
+            f"{ch.funding_txid}:{ch.funding_outnum}", ch.capacity_msat,
+            ch.funding_height or self.blockheight, extra_tags=("opener",) if local else (),
+            peer_id=ch.peer_id)
+        if notify:
+            self._notes.append(("coin_movement", notification(move, self.node_id, self.network)))
+            pushed = funded - ch.to_us_msat
+            if pushed:
+                self.move_channel(ch.channel_id, max(-pushed, 0), max(pushed, 0), "pushed")
+            return ch.to_us_msat
+        return funded
+
+    def _close_confirmed(self, ch: Channel, height: int) -> None:
+        """The closing transaction confirmed: our balance leaves the channel
+        (``channel_close``) and, less the closing fee when we opened it,
+        reaches the wallet (``deposit``)."""
+        txid = _hex("close", ch.funding_txid)
+        fee_sat = self.mutual_close_fee_sat() if ch.spec.opener == "local" else 0
+        ours = max(0, ch.to_us_msat // 1000 - fee_sat) * 1000
+        theirs = ch.capacity_msat - ch.to_us_msat
+        t = int(self.now)
+        if ours > 0:
+            self._add_output(ours, txid, 0, height)
+            move = self.coin_moves.add_chain(WALLET, ours, 0, t, "deposit", f"{txid}:0", ours,
+                                             height)
+            self._notes.append(("coin_movement", notification(move, self.node_id, self.network)))
+        move = self.coin_moves.add_chain(
+            ch.channel_id, 0, ch.to_us_msat, t, "channel_close",
+            f"{ch.funding_txid}:{ch.funding_outnum}", ch.capacity_msat, height,
+            spending_txid=txid, output_count=int(ours > 0) + int(theirs >= 1000))
+        self._notes.append(("coin_movement", notification(move, self.node_id, self.network)))
+
+    def move_channel(self, account: str, credit: int, debit: int, tag: str, *, fees: int = 0,
+                     payment_hash: str | None = None, part_id: int | None = None,
+                     group_id: int | None = None) -> ChannelMove:
+        """Record a channel move now and notify it (``coin_movement``)."""
+        move = self.coin_moves.add_channel(account, credit, debit, int(self.now), tag,
+                                           fees=fees, payment_hash=payment_hash,
+                                           part_id=part_id, group_id=group_id)
+        self._notes.append(("coin_movement", notification(move, self.node_id, self.network)))
+        return move
+
+    def mutual_close_fee_sat(self) -> int:
+        """What a mutual close pays now (feerates' ``mutual_close`` rate)."""
+        return max(253, self.feerate_perkb() // 8) * MUTUAL_CLOSE_WEIGHT // 1000
+
+    @property
+    def hrp(self) -> str:
+        return HRP.get(self.network, "bcrt")
+
+    def balance_snapshot(self) -> dict[str, Any]:
+        """``balance_snapshot``: the wallet's and each live channel's balance."""
+        wallet = sum(o["amount_msat"] for o in self._outputs
+                     if o["height"] is not None and o["height"] <= self.blockheight)
+        accounts = [{"account_id": WALLET, "balance_msat": wallet, "coin_type": self.hrp}]
+        for ch in self.channels:
+            if ch.state in (NORMAL, SHUTTING_DOWN, SIGEXCHANGE, SPEND_SEEN):
+                accounts.append({"account_id": ch.channel_id, "balance_msat": ch.to_us_msat,
+                                 "coin_type": self.hrp})
+        return {"node_id": self.node_id, "blockheight": self.blockheight,
+                "timestamp": int(self.now), "accounts": accounts}
 
     # -- the wallet -----------------------------------------------------------------
 

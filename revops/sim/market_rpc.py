@@ -16,6 +16,8 @@ books, for comparing the plugin's figures with the truth).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -25,6 +27,7 @@ from revops.sim.jsonrpc import (
     MethodTable,
     RpcError,
     bad_param,
+    cln_token,
     opt,
     p_bool,
     p_msat,
@@ -40,6 +43,7 @@ from revops.sim.jsonrpc import (
 )
 from revops.sim.market import (
     AWAITING_LOCKIN,
+    CLOSED,
     CLOSING_STATES,
     NORMAL,
     OFFERED,
@@ -86,9 +90,11 @@ def p_subsystem(name: str, value: Any) -> str:
 
 
 def p_feerate_style(name: str, value: Any) -> str:
+    """``param_feerate_style``, which words its refusal its own way."""
     if isinstance(value, str) and value in ("perkw", "perkb"):
         return value
-    raise bad_param(name, value, "should be 'perkw' or 'perkb'")
+    raise RpcError(JSONRPC2_INVALID_PARAMS,
+                   f"'{name}' should be 'perkw' or 'perkb', not '{cln_token(value)}'")
 
 
 def p_msat_u32(name: str, value: Any) -> int:
@@ -136,6 +142,10 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
         "peer_connected": True,
         "reestablished": True,
         "channel_type": {"bits": [12, 22], "names": ["static_remotekey/even", "anchors/even"]},
+    }
+    if ch.ignore_fee_limits:  # lightningd shows it only when set
+        entry["ignore_fee_limits"] = True
+    entry.update({
         "updates": {
             "local": {"htlc_minimum_msat": ch.htlc_min_msat, "htlc_maximum_msat": ch.htlc_max_msat,
                       "cltv_expiry_delta": 34, "fee_base_msat": ch.fee_base,
@@ -147,17 +157,28 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
         },
         "last_stable_connection": int(m.start_time) - 3600,
         "state": ch.state,
+    })
+    if ch.state in COMMITTED_STATES:
+        # The commitment transaction we could broadcast now, and its fee.
+        entry["scratch_txid"] = _derived_hex("commitment", ch.funding_txid, ch.in_offered,
+                                             ch.out_offered)
+        entry["last_tx_fee_msat"] = commitment_fee_msat(perkb // 4)
+    entry.update({
         "lost_state": False,
         "feerate": {"perkw": max(253, perkb // 4), "perkb": perkb},
         "owner": "channeld" if ch.state in (NORMAL, AWAITING_LOCKIN, "CHANNELD_SHUTTING_DOWN")
         else ("closingd" if ch.state.startswith("CLOSINGD") else "onchaind"),
-    }
+    })
     if ch.scid is not None:
         entry["short_channel_id"] = ch.scid
         entry["direction"] = ch.direction(us)
     entry["channel_id"] = ch.channel_id
     entry["funding_txid"] = ch.funding_txid
     entry["funding_outnum"] = ch.funding_outnum
+    # lightningd sets our shutdown script (a wallet address) when the channel opens.
+    close_to = close_script(ch)
+    entry["close_to_addr"] = taproot_address(m, close_to)
+    entry["close_to"] = close_to
     entry["private"] = ch.spec.private
     entry["opener"] = ch.spec.opener
     if ch.closer is not None:
@@ -167,7 +188,10 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
     local_funds = ch.capacity_msat if ch.spec.opener == "local" else 0
     entry["funding"] = {"local_funds_msat": local_funds,
                         "remote_funds_msat": ch.capacity_msat - local_funds,
-                        "pushed_msat": 0, "withheld": False}
+                        "pushed_msat": 0}
+    if ch.spec.opener == "local":
+        entry["funding"]["psbt"] = funding_psbt(ch)  # v25.12+: the PSBT we funded it with
+    entry["funding"]["withheld"] = False
     entry["to_us_msat"] = ch.to_us_msat
     entry["min_to_us_msat"] = ch.min_to_us_msat
     entry["max_to_us_msat"] = ch.max_to_us_msat
@@ -198,9 +222,85 @@ def channel_json(m: Market, ch: Channel) -> dict[str, Any]:
     entry["out_offered_msat"] = ch.out_offered_msat
     entry["out_payments_fulfilled"] = ch.out_fulfilled
     entry["out_fulfilled_msat"] = ch.out_fulfilled_msat
-    entry["ignore_fee_limits"] = ch.ignore_fee_limits
     entry["htlcs"] = _htlcs_json(m, ch)
     return entry
+
+
+# States in which a channel has a commitment transaction lightningd could sign.
+COMMITTED_STATES = (NORMAL, AWAITING_LOCKIN, SHUTTING_DOWN, SIGEXCHANGE)
+# An anchor commitment with no HTLCs: its weight and its two 330-sat anchors.
+_COMMITMENT_WEIGHT = 1116
+_ANCHORS_SAT = 660
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_HRP = {"bitcoin": "bc", "testnet": "tb", "testnet4": "tb", "signet": "tb", "regtest": "bcrt"}
+
+
+def _derived_hex(*parts: object, length: int = 64) -> str:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()[:length]
+
+
+def commitment_fee_msat(feerate_perkw: int) -> int:
+    """What our commitment transaction pays, as ``last_tx_fee_msat``."""
+    return (feerate_perkw * _COMMITMENT_WEIGHT // 1000 + _ANCHORS_SAT) * 1000
+
+
+def close_script(ch: Channel) -> str:
+    """Our shutdown scriptpubkey for the channel: a P2TR wallet output."""
+    return "5120" + _derived_hex("close-to", ch.funding_txid)
+
+
+def taproot_address(m: Market, script: str) -> str:
+    """A bech32m-looking address for a P2TR script (not checksummed)."""
+    data = bytes.fromhex(script[4:])
+    bits = "".join(f"{b:08b}" for b in data)
+    words = "".join(_BECH32[int(bits[i:i + 5].ljust(5, "0"), 2)] for i in range(0, len(bits), 5))
+    return f"{_HRP.get(m.network, 'bcrt')}1p{words}{_derived_hex('checksum', script)[:6]}"
+
+
+def funding_psbt(ch: Channel) -> str:
+    """A base64 PSBT-shaped blob standing for the funding PSBT."""
+    raw = b"psbt\xff" + bytes.fromhex(_derived_hex("psbt", ch.funding_txid)) * 4
+    return base64.b64encode(raw).decode()
+
+
+def closed_channel_json(m: Market, ch: Channel) -> dict[str, Any]:
+    """One listclosedchannels entry (lightningd's json_add_closed_channel)."""
+    entry: dict[str, Any] = {"peer_id": ch.peer_id, "channel_id": ch.channel_id}
+    if ch.scid is not None:
+        entry["short_channel_id"] = ch.scid
+    entry["alias"] = {"local": ch.alias_local, "remote": ch.alias_remote}
+    entry["opener"] = ch.spec.opener
+    if ch.closer is not None:
+        entry["closer"] = ch.closer
+    entry["private"] = ch.spec.private
+    entry["channel_type"] = {"bits": [12, 22],
+                             "names": ["static_remotekey/even", "anchors/even"]}
+    # Each HTLC added and removed signs about two commitments a side.
+    commitments = 1 + 2 * (ch.in_offered + ch.out_offered)
+    entry["total_local_commitments"] = commitments
+    entry["total_remote_commitments"] = commitments
+    entry["total_htlcs_sent"] = ch.next_out_htlc
+    entry["funding_txid"] = ch.funding_txid
+    entry["funding_outnum"] = ch.funding_outnum
+    entry["leased"] = False
+    if ch.spec.opener == "local":
+        entry["funding_psbt"] = funding_psbt(ch)
+    entry["funding_withheld"] = False
+    entry["total_msat"] = ch.capacity_msat
+    entry["final_to_us_msat"] = ch.to_us_msat
+    entry["min_to_us_msat"] = ch.min_to_us_msat
+    entry["max_to_us_msat"] = ch.max_to_us_msat
+    entry["last_commitment_txid"] = _derived_hex("commitment", ch.funding_txid, "last")
+    entry["last_commitment_fee_msat"] = commitment_fee_msat(m.feerate_perkb() // 4)
+    entry["close_cause"] = close_cause(ch)
+    entry["last_stable_connection"] = int(m.start_time) - 3600
+    return entry
+
+
+def close_cause(ch: Channel) -> str:
+    """Why the channel closed: the cause of its move to CHANNELD_SHUTTING_DOWN."""
+    return next((c["cause"] for c in ch.state_changes if c["new_state"] == SHUTTING_DOWN),
+                "unknown")
 
 
 def _htlcs_json(m: Market, ch: Channel) -> list[dict[str, Any]]:
@@ -233,7 +333,11 @@ def _htlcs_json(m: Market, ch: Channel) -> list[dict[str, Any]]:
 
 
 def register(table: MethodTable) -> None:
-    """Add every market-backed method to the host's table."""
+    """Add every market-backed method to the host's table (and the
+    coin-movement and bookkeeper ones, bookkeeper_rpc.py)."""
+    from revops.sim import bookkeeper_rpc
+
+    bookkeeper_rpc.register(table)
 
     @table.method("getinfo", category="utility", description="Show information about this node")
     def getinfo(node: Any) -> dict[str, Any]:
@@ -251,8 +355,7 @@ def register(table: MethodTable) -> None:
             "num_peers": len(m.peers()), "num_pending_channels": pending,
             "num_active_channels": active, "num_inactive_channels": inactive,
             "address": [],
-            "binding": [{"type": "local socket",
-                         "socket": f"{getattr(node, 'lightning_dir', '.')}/lightning-rpc"}],
+            "binding": [],  # the sim binds no peer-to-peer address (the RPC socket is not one)
             "version": CLN_VERSION, "blockheight": m.blockheight, "network": m.network,
             "fees_collected_msat": m.fees_collected_msat(),
             "lightning-dir": getattr(node, "lightning_dir", "."),
@@ -291,6 +394,13 @@ def register(table: MethodTable) -> None:
                 continue
             out.append(channel_json(m, ch))
         return {"channels": out}
+
+    @table.method("listclosedchannels", opt("id", p_node_id), category="channels",
+                  description="Show historical (dead) channels.")
+    def listclosedchannels(node: Any, id: str | None) -> dict[str, Any]:
+        m = _market(node)
+        return {"closedchannels": [closed_channel_json(m, ch) for ch in m.channels
+                                   if ch.state == CLOSED and (id is None or ch.peer_id == id)]}
 
     @table.method("listforwards", opt("status", p_forward_status), opt("in_channel", p_scid),
                   opt("out_channel", p_scid), opt("index", p_index), opt("start", p_u64),
@@ -361,6 +471,9 @@ def register(table: MethodTable) -> None:
                               "{short_channel_id}, {source} or {destination}")
     def listchannels(node: Any, short_channel_id: str | None, source: str | None,
                      destination: str | None) -> dict[str, Any]:
+        if sum(x is not None for x in (short_channel_id, source, destination)) > 1:
+            raise RpcError(JSONRPC2_INVALID_PARAMS, "Can only specify one of "
+                           "`short_channel_id`, `source` or `destination`")
         m = _market(node)
         return {"channels": m.gossip_channels(short_channel_id, source, destination)}
 
@@ -540,6 +653,9 @@ def select_forwards(m: Market, status: int | None, in_channel: str | None,
 
 
 def wait_index(m: Market, subsystem: str, indexname: str) -> int:
+    if subsystem in ("chainmoves", "channelmoves"):
+        moves = m.coin_moves.chain if subsystem == "chainmoves" else m.coin_moves.channel
+        return len(moves) if indexname == "created" else 0
     if subsystem != "forwards":
         from revops.sim import payments_rpc
         value = payments_rpc.wait_index(m, subsystem, indexname)

@@ -123,6 +123,23 @@ def _sha(*parts: object) -> str:
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
 
 
+def failure_message(failcode: int, htlc_msat: int, blockheight: int) -> str:
+    """A BOLT 4 failure message as hex: the failcode and its data (for
+    channel failures, an empty ``channel_update``)."""
+    data = b""
+    if failcode == WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS:
+        data = htlc_msat.to_bytes(8, "big") + blockheight.to_bytes(4, "big")
+    elif failcode in (WIRE_AMOUNT_BELOW_MINIMUM, WIRE_FEE_INSUFFICIENT):
+        data = htlc_msat.to_bytes(8, "big") + bytes(2)
+    elif failcode == WIRE_INCORRECT_CLTV_EXPIRY:
+        data = bytes(4) + bytes(2)
+    elif failcode == WIRE_CHANNEL_DISABLED:
+        data = bytes(2) + bytes(2)
+    elif failcode & UPDATE:
+        data = bytes(2)
+    return (failcode.to_bytes(2, "big") + data).hex()
+
+
 def payment_secret_for(preimage: str) -> str:
     """lightningd's ``invoice_secret``: SHA256 of the preimage with its
     first bit flipped."""
@@ -201,7 +218,8 @@ class Failure:
     erring_node: str | None
     erring_channel: str | None = None
     erring_direction: int = 0
-    # The failure message as it came (the htlc_accepted hook's), hex.
+    # The decrypted failure message of a remote failure (or the one the
+    # htlc_accepted hook gave), as hex.
     raw_message: str | None = None
     # A reply nobody could decrypt (the hook's failure_onion), hex.
     onionreply: str | None = None
@@ -803,10 +821,13 @@ class PaymentEngine:
             prev = route[n - 2].node_id if n >= 2 else us
             code = PAY_DESTINATION_PERM_FAIL if failcode & PERM else PAY_TRY_OTHER_ROUTE
             return Failure(code, failcode, "reply from remote", n, route[n - 1].node_id,
-                           route[n - 1].scid, node_id_idx(prev, route[n - 1].node_id))
+                           route[n - 1].scid, node_id_idx(prev, route[n - 1].node_id),
+                           failure_message(failcode, route[n - 1].amount_msat,
+                                           self.m.blockheight))
         return Failure(PAY_TRY_OTHER_ROUTE, failcode, "reply from remote", k,
                        route[k - 1].node_id, route[k].scid,
-                       node_id_idx(route[k - 1].node_id, route[k].node_id))
+                       node_id_idx(route[k - 1].node_id, route[k].node_id),
+                       failure_message(failcode, route[k].amount_msat, self.m.blockheight))
 
     def _resolve(self, p: Payment, plan: _Plan) -> None:
         self._release_first(p)
@@ -892,6 +913,7 @@ class PaymentEngine:
                     failure = self._remote_failure(p.route, len(p.route),
                                                    WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS)
         now = int(self.m.now)
+        before = p.fields()  # lightningd notifies the payment as it stood
         p.completed_at = now
         if failure is not None:
             p.status = "failed"
@@ -901,7 +923,7 @@ class PaymentEngine:
             if p.destination == self.m.node_id:
                 self.rebalances_failed += 1
             self.m.emit("sendpay_failure", {"code": failure.code, "message": failure.message,
-                                            "data": {**p.fields(), **failure.fields()}})
+                                            "data": {**before, **failure.fields()}})
             return
         assert last is not None
         # Balances move: out on the first channel, in on the last.
@@ -924,6 +946,13 @@ class PaymentEngine:
         first.rebalanced_out_msat += amount0
         self.rebalanced_msat += p.amount_msat
         self.rebalances_succeeded += 1
+        # Coin moves: the HTLC in is credited first, then the one out debited.
+        if inv is not None and inv.description is not None:
+            self.m.coin_moves.descriptions[p.payment_hash] = inv.description
+        self.m.move_channel(last.channel_id, p.amount_msat, 0, "invoice",
+                            payment_hash=p.payment_hash)
+        self.m.move_channel(first.channel_id, 0, amount0, "invoice", fees=cost,
+                            payment_hash=p.payment_hash, part_id=p.partid, group_id=p.groupid)
         if inv is not None:
             self._pay_invoice(inv, p.amount_msat, now)
             preimage = inv.preimage

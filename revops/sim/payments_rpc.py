@@ -6,6 +6,8 @@ the :class:`~revops.sim.payments.PaymentEngine`); answers follow CLN
 v26.06's schemas and errors carry CLN's codes and wording
 (``lightningd/pay.c``, ``lightningd/invoice.c``, ``plugins/askrene``):
 
+- ``getroute`` (the legacy pathfinder, deprecated in v26.06: refused
+  unless the node runs with ``--allow-deprecated-apis``).
 - askrene: ``getroutes``, ``askrene-create-layer``, ``askrene-remove-layer``,
   ``askrene-listlayers``, ``askrene-inform-channel``,
   ``askrene-disable-node``, ``askrene-age``. Persistent layers are kept in
@@ -27,14 +29,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from revops.sim import routing
 from revops.sim.askrene import DATASTORE_PREFIX, Askrene, p_inform, p_scidd
 from revops.sim.jsonrpc import (
     JSONRPC2_INVALID_PARAMS,
+    JSONRPC2_METHOD_NOT_FOUND,
     PAY_IN_PROGRESS,
     PAY_NO_SUCH_PAYMENT,
+    PAY_ROUTE_NOT_FOUND,
+    MethodSpec,
     MethodTable,
     RpcError,
     bad_param,
+    bind_params,
     opt,
     p_array,
     p_bool,
@@ -209,8 +216,22 @@ def register(table: MethodTable) -> None:
                   layers: list[Any], maxfee_msat: int, final_cltv: int, maxdelay: int,
                   maxparts: int) -> dict[str, Any]:
         names = _askrene(node).check_names(layers)
-        return _engine(node).getroutes(source, destination, amount_msat, names, maxfee_msat,
-                                       final_cltv, maxdelay, maxparts)
+        answer = _engine(node).getroutes(source, destination, amount_msat, names, maxfee_msat,
+                                         final_cltv, maxdelay, maxparts)
+        if getattr(getattr(node, "config", None), "allow_deprecated_apis", False):
+            for route in answer["routes"]:  # v26.06 sends the old names only then
+                for hop in route["path"]:
+                    hop.update({"next_node_id": hop["node_id_out"],
+                                "amount_msat": hop["amount_in_msat"], "delay": hop["cltv_in"]})
+        return answer
+
+    table.add(MethodSpec(
+        "getroute", GETROUTE_PARAMS, _getroute, "channels",
+        "Show route to {id} for {amount_msat}, using {riskfactor} and optional {cltv} "
+        "(default 9). If specified search from {fromid} otherwise use this node as source. "
+        "Randomize the route with up to {fuzzpercent} (ignored)). If you specify {exclude} "
+        "list of channels or nodes, they will be excluded when creating the route. Limit "
+        "the number of hops in the route to {maxhops}.", deprecated=True))
 
     @table.method("askrene-create-layer", req("layer", p_string),
                   opt("persistent", p_bool, False), category="payment",
@@ -405,6 +426,58 @@ def register(table: MethodTable) -> None:
             hold = (lo, hi)
         engine.set_knobs(success_rate, hop_fail_rate, liquidity_factor, hold, model, clear)
         return engine.knobs.to_json()
+
+
+def p_millionths(name: str, value: Any) -> float:
+    """``param_millionths``: a non-negative number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if number >= 0:
+            return number
+    raise bad_param(name, value, "should be a non-negative floating-point number")
+
+
+GETROUTE_PARAMS = (req("id", p_node_id), req("amount_msat", p_msat),
+                   req("riskfactor", p_millionths), opt("cltv", p_number, 9),
+                   opt("fromid", p_node_id), opt("fuzzpercent", p_millionths),
+                   opt("exclude", p_array), opt("maxhops", p_number, 20))
+
+
+def _getroute(node: Any, params: Any) -> dict[str, Any]:
+    """The legacy pathfinder (topology plugin), deprecated in v26.06: refused
+    as lightningd refuses it unless the node allows deprecated APIs; else
+    the cheapest route over gossip and our own channels, as sendpay hops."""
+    if not getattr(getattr(node, "config", None), "allow_deprecated_apis", False):
+        raise RpcError(JSONRPC2_METHOD_NOT_FOUND, 'Command "getroute" is deprecated')
+    args = bind_params(GETROUTE_PARAMS, params)
+    engine = _engine(node)
+    source = args["fromid"] or node.market.node_id
+    known = engine._known_nodes(True)
+    for who, what in ((source, "source"), (args["id"], "destination")):
+        if who not in known:
+            raise RpcError(JSONRPC2_INVALID_PARAMS,
+                           f"{who}: unknown {what} node_id (no public channels?)")
+    try:
+        found = engine.getroutes(source, args["id"], args["amount_msat"], ["auto.localchans"],
+                                 1 << 62, args["cltv"], routing.MAX_DELAY, 1)
+    except RpcError:
+        raise RpcError(PAY_ROUTE_NOT_FOUND, "Could not find a route") from None
+    path = found["routes"][0]["path"]
+    if len(path) > args["maxhops"]:
+        raise RpcError(PAY_ROUTE_NOT_FOUND, f"Shortest route was {len(path)}")
+    return {"route": [{"id": hop["node_id_out"],
+                       "channel": hop["short_channel_id_dir"].split("/")[0],
+                       "direction": int(hop["short_channel_id_dir"].split("/")[1]),
+                       "amount_msat": hop["amount_out_msat"], "delay": hop["cltv_out"],
+                       "style": "tlv"} for hop in path]}
+
+
+_getroute.raw_params = True  # type: ignore[attr-defined]  (deprecation is checked first)
 
 
 def wait_index(node_market: Any, subsystem: str, indexname: str) -> int | None:

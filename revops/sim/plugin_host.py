@@ -138,6 +138,11 @@ class Plugin:
         self._exited = asyncio.Event()
         # Set once lightningd has let go of the plugin (after on_exit ran).
         self.gone = asyncio.Event()
+        # File descriptors the child inherits (plugin time's link), and the
+        # bytes queued for its stdin so far (plugin time compares them with
+        # what it read).
+        self.pass_fds: tuple[int, ...] = ()
+        self.stdin_bytes = 0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -157,7 +162,7 @@ class Plugin:
         """Start the process; raises OSError as ``pipecmd`` would fail."""
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=None, cwd=str(self._lightning_dir), env=self._env)
+            stderr=None, cwd=str(self._lightning_dir), env=self._env, pass_fds=self.pass_fds)
         self._log.log("plugin-manager", "debug", f"started({self._proc.pid}) {self.path}")
         self._tasks.append(asyncio.get_running_loop().create_task(self._read_loop()))
         self._tasks.append(asyncio.get_running_loop().create_task(self._reap()))
@@ -241,6 +246,7 @@ class Plugin:
     def send_bytes(self, data: bytes) -> None:
         if self.dead or self._proc is None or self._proc.stdin is None:
             return
+        self.stdin_bytes += len(data)
         try:
             self._proc.stdin.write(data)
         except (OSError, RuntimeError):

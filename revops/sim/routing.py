@@ -28,10 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from revops.sim.askrene import UNBOUNDED, Askrene
-from revops.sim.jsonrpc import JSONRPC2_INVALID_PARAMS, PAY_ROUTE_NOT_FOUND, RpcError
+from revops.sim.jsonrpc import (
+    JSONRPC2_INVALID_PARAMS,
+    PAY_DESTINATION_INSUFFICIENT_CAPACITY,
+    PAY_INSUFFICIENT_FUNDS,
+    PAY_ROUTE_NOT_FOUND,
+    PAY_USER_ERROR,
+    RpcError,
+)
 from revops.sim.market import fee_msat
 
-PAY_USER_ERROR = 219
 MAX_DELAY = 2016
 # Risk charge: a hop that fails with probability 1 - p costs
 # amount * -ln(p) / RISK_DIVISOR msat (10 % failure on 1M sat ~ 100 sat).
@@ -86,9 +92,7 @@ class PathHop:
         e = self.edge
         return {"short_channel_id_dir": e.scidd, "node_id_in": e.src, "node_id_out": e.dst,
                 "amount_in_msat": self.amount_in, "amount_out_msat": self.amount_out,
-                "cltv_in": self.cltv_in, "cltv_out": self.cltv_out,
-                # Deprecated in v26.06, still sent until v27.06.
-                "next_node_id": e.dst, "amount_msat": self.amount_in, "delay": self.cltv_in}
+                "cltv_in": self.cltv_in, "cltv_out": self.cltv_out}
 
 
 @dataclass
@@ -206,8 +210,7 @@ def getroutes(view: View, known: set[str], destination: str, amount: int, maxfee
         raise RpcError(PAY_ROUTE_NOT_FOUND, f"Unknown destination node {destination}")
     path = search(view, source, destination, amount, final_cltv, risk=True)
     if path is None:
-        raise RpcError(PAY_ROUTE_NOT_FOUND,
-                       explain(view, source, destination, amount))
+        raise RpcError(*explain(view, source, destination, amount))
     if path[0].amount_in - amount > maxfee:
         cheaper = search(view, source, destination, amount, final_cltv, risk=False)
         if cheaper is None or cheaper[0].amount_in - amount > maxfee:
@@ -271,16 +274,24 @@ def search(view: View, source: str, dest: str, amount: int, final_cltv: int,
     return hops
 
 
-def explain(view: View, source: str, dest: str, amount: int) -> str:
-    """askrene's ``explain_failure``: why no path was found."""
+def explain(view: View, source: str, dest: str, amount: int) -> tuple[int, str]:
+    """askrene's ``explain_failure``: why no path was found, and the error
+    code it gives (not enough capacity at all: 215 at the source, 220 at
+    the destination; anything else 205)."""
+    code, text = _explain(view, source, dest, amount)
+    return code, text
+
+
+def _explain(view: View, source: str, dest: str, amount: int) -> tuple[int, str]:
     none = "We could not find a usable set of paths."
     all_edges = list(view.all_edges())
     for node, name, out in ((source, "source", True), (dest, "destination", False)):
+        short = PAY_INSUFFICIENT_FUNDS if out else PAY_DESTINATION_INSUFFICIENT_CAPACITY
         mine = [e for e in all_edges if (e.src if out else e.dst) == node]
         total = sum(e.capacity for e in mine)
         if amount > total:
-            return f"{none} Total {name} capacity is only {msat_text(total)} " \
-                   f"(in {len(mine)} channels)."
+            return short, f"{none} Total {name} capacity is only {msat_text(total)} " \
+                          f"(in {len(mine)} channels)."
         known = 0
         constrainers: list[str] = []
         for e in mine:
@@ -290,15 +301,21 @@ def explain(view: View, source: str, dest: str, amount: int) -> str:
             if who is not None and who not in constrainers:
                 constrainers.append(who)
         if amount > known:
-            return f"{none} We know from {layer_names(constrainers)} that {name} has " \
-                   f"maximum capacity {msat_text(known)} (in {len(mine)} channels)."
+            return short, f"{none} We know from {layer_names(constrainers)} that {name} " \
+                          f"has maximum capacity {msat_text(known)} (in {len(mine)} channels)."
         enabled = [e for e in mine if not view.blocked(e)]
         if amount > sum(e.capacity for e in enabled):
             if not enabled:
-                return f"{none} All {len(mine)} channels to the {name} are disabled."
-            return (f"{none} {len(mine) - len(enabled)} of {len(mine)} channels to {name} "
+                return (PAY_ROUTE_NOT_FOUND,
+                        f"{none} All {len(mine)} channels to the {name} are disabled.")
+            return (PAY_ROUTE_NOT_FOUND,
+                    f"{none} {len(mine) - len(enabled)} of {len(mine)} channels to {name} "
                     f"are disabled, leaving capacity only "
                     f"{msat_text(sum(e.capacity for e in enabled))} of {msat_text(total)}.")
+    return PAY_ROUTE_NOT_FOUND, _explain_path(view, source, dest, amount, none)
+
+
+def _explain_path(view: View, source: str, dest: str, amount: int, none: str) -> str:
     hops = shortest_hops(view, source, dest)
     if hops is None:
         return "There is no connection between source and destination at all"

@@ -23,6 +23,7 @@ import asyncio
 import contextvars
 import os
 import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,20 @@ class Connection:
         self._log = log
         self._source = f"jsonrpc#{number}"
         self._tasks: set[asyncio.Task[None]] = set()
+        self._peer_pid: int | None = None
+
+    def peer_pid(self) -> int | None:
+        """The client's process id (Linux ``SO_PEERCRED``), or None: plugin
+        time tells a plugin's own long-polling calls from others'."""
+        if self._peer_pid is None and hasattr(socket, "SO_PEERCRED"):
+            sock = self._writer.get_extra_info("socket")
+            try:
+                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                self._peer_pid = struct.unpack("3i", creds)[0] or None
+            except (OSError, AttributeError):
+                pass
+        return self._peer_pid
 
     def send(self, message: dict[str, Any]) -> None:
         try:

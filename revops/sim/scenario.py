@@ -35,7 +35,7 @@ multiplier = 8.0
 [[channels]]                     # one table per channel, in listing order
 name = "src-alpha"               # required, unique; flows refer to it
 peer_alias = "alpha"             # default: name
-# peer_id = "02ab..."            # 66 hex digits; default: derived from peer_alias
+# peer_id = "02ab..."            # a public key (66 hex digits); default: derived from peer_alias
 capacity_sat = 5000000           # required, > 0
 local_sat = 1000000              # required, 0..capacity_sat
 opener = "local"                 # local | remote
@@ -124,13 +124,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from revops.sim.pubkey import on_curve
+
 DAY = 86400.0
 DEFAULT_START_TIME = 1767225600.0  # 2026-01-01T00:00:00Z
 CLN_DEFAULT_FEE_BASE_MSAT = 1000
 CLN_DEFAULT_FEE_PPM = 10
 MAX_ACCEPTED_HTLCS = 483
 
-_PUBKEY_RE = re.compile(r"^0[23][0-9a-f]{64}$")
 _COLOR_RE = re.compile(r"^[0-9a-fA-F]{6}$")
 
 
@@ -271,9 +272,16 @@ class Scenario:
 
 
 def derive_pubkey(*parts: object) -> str:
-    """A deterministic, well-formed (not necessarily on-curve) node id."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
-    return ("02" if int(digest[0], 16) % 2 == 0 else "03") + digest
+    """A deterministic node id that is a real public key (a point on the
+    curve, as lightningd requires of any id it is given)."""
+    seed = ":".join(str(p) for p in parts)
+    tries = 0
+    while True:
+        digest = hashlib.sha256((seed if tries == 0 else f"{seed}#{tries}").encode()).hexdigest()
+        candidate = ("02" if int(digest[0], 16) % 2 == 0 else "03") + digest
+        if on_curve(candidate):
+            return candidate
+        tries += 1
 
 
 # -- reading and validating ---------------------------------------------------
@@ -516,8 +524,9 @@ def _channels(r: _Reader, raws: list[Any]) -> tuple[ChannelSpec, ...]:
             raise r.fail(f"{w}.local_sat", f"must not exceed capacity_sat ({cap}), got {local}")
         peer_alias = r.str_(t, "peer_alias", w, name, lambda s: 0 < len(s.encode()) <= 32,
                             "a string of 1..32 bytes")
-        peer_id = r.str_(t, "peer_id", w, "", lambda s: bool(_PUBKEY_RE.match(s.lower())),
-                         "a 66-hex-digit node id starting 02 or 03").lower()
+        peer_id = r.str_(t, "peer_id", w, "", lambda s: on_curve(s.lower()),
+                         "a node id (a compressed public key: 66 hex digits, 02 or 03 "
+                         "then a point's x)").lower()
         opener = r.str_(t, "opener", w, "local", lambda s: s in ("local", "remote"),
                         '"local" or "remote"')
         maxh = r.int_(t, "max_accepted_htlcs", w, MAX_ACCEPTED_HTLCS, lo=1, hi=MAX_ACCEPTED_HTLCS,

@@ -11,11 +11,19 @@ from typing import Any
 import pytest
 
 from revops.sim.askrene import UNBOUNDED, Askrene, Layer
-from revops.sim.jsonrpc import JSONRPC2_INVALID_PARAMS, PAY_ROUTE_NOT_FOUND, RpcError
+from revops.sim.jsonrpc import (
+    JSONRPC2_INVALID_PARAMS,
+    PAY_INSUFFICIENT_FUNDS,
+    PAY_ROUTE_NOT_FOUND,
+    RpcError,
+)
 from revops.sim.market import fee_msat
 from revops.sim.schemas import validate_response
 from tests.sim.market_fixtures import FakeNode, call, rpc_error
 from tests.sim.payment_fixtures import LAYER, TABLE, node_with_layer, quiet_market
+
+# The x of secp256k1's generator: 02/03 + G_X are valid keys no node in the market has.
+G_X = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 
 # -- layers -------------------------------------------------------------------------------
 
@@ -32,7 +40,9 @@ def test_layers_keep_what_they_are_told() -> None:
     assert err.value.message == "Cannot create auto layer"
     ask.create("p", True)
     assert ask.create("p", True) is ask.get("p")  # persistent: a no-op if it exists
-    assert [layer.name for layer in ask.listing()] == ["p", "a"]  # newest first
+    # Newest first; xpay's own layer is there from the start, as on a node
+    # that runs CLN's built-in xpay plugin.
+    assert [layer.name for layer in ask.listing()] == ["p", "a", "xpay"]
     c, imp = ask.inform("a", "1x2x3/0", 50_000, "constrained", 100)
     assert imp is None and (c.minimum, c.maximum, c.timestamp) == (0, 49_999, 100)
     c, _ = ask.inform("a", "1x2x3/0", 80_000, "constrained", 101)
@@ -48,12 +58,12 @@ def test_layers_keep_what_they_are_told() -> None:
     assert ask.age("a", 50) == 1 and list(ask.get("a").constraints) == ["1x2x3/0"]
     with pytest.raises(RpcError) as err:
         ask.known("nope")
-    assert err.value.message == "layer: Unknown layer: invalid token 'nope'"
+    assert err.value.message == "layer: Unknown layer: invalid token '\"nope\"'"
     # Only persistent layers are saved, and they come back as they were.
     ask.disable_node("p", "02" + "11" * 32)
     ask.inform("p", "7x8x9/0", 3_000, "constrained", 104)
     saved = dict(ask.dirty())
-    assert set(saved) == {"p"} and ask.dirty() == []
+    assert set(saved) == {"p", "xpay"} and ask.dirty() == []
     again = Askrene()
     again.load([saved["p"]])
     back = again.get("p")
@@ -82,24 +92,24 @@ def test_layer_methods_answer_schema_valid() -> None:
     assert call(TABLE, node, "askrene-age", {"layer": "probe-results", "cutoff": 2**40}) == {
         "layer": "probe-results", "num_removed": 1}
     assert call(TABLE, node, "askrene-remove-layer", {"layer": "probe-results"}) == {}
-    assert call(TABLE, node, "askrene-listlayers", {}) == {"layers": []}
+    assert [x["layer"] for x in call(TABLE, node, "askrene-listlayers", {})["layers"]] == ["xpay"]
     for method, params, message in [
         ("askrene-inform-channel", {"layer": "gone", "short_channel_id_dir": "1x1x1/0",
                                     "amount_msat": 1, "inform": "constrained"},
-         "layer: Unknown layer: invalid token 'gone'"),
+         "layer: Unknown layer: invalid token '\"gone\"'"),
         ("askrene-inform-channel", {"layer": "gone", "short_channel_id_dir": "1x1x1",
                                     "amount_msat": 1, "inform": "constrained"},
-         "short_channel_id_dir: should be a short_channel_id_dir: invalid token '1x1x1'"),
+         "short_channel_id_dir: should be a short_channel_id_dir: invalid token '\"1x1x1\"'"),
         ("askrene-create-layer", {"layer": "auto.x"}, "Cannot create auto layer"),
         ("askrene-disable-node", {"layer": "gone", "node": us},
-         "layer: Unknown layer: invalid token 'gone'"),
+         "layer: Unknown layer: invalid token '\"gone\"'"),
     ]:
         err = rpc_error(TABLE, node, method, params)
         assert (err.code, err.message) == (JSONRPC2_INVALID_PARAMS, message)
     call(TABLE, node, "askrene-create-layer", {"layer": "x"})
     err = rpc_error(TABLE, node, "askrene-inform-channel", {
         "layer": "x", "short_channel_id_dir": "1x1x1/0", "amount_msat": 1, "inform": "maybe"})
-    assert err.message == "inform: must be constrained/unconstrained/succeeded: invalid token 'maybe'"
+    assert err.message == "inform: must be constrained/unconstrained/succeeded: invalid token '\"maybe\"'"
 
 
 def test_persistent_layers_survive_a_restart(sim_factory: Any) -> None:
@@ -112,15 +122,18 @@ def test_persistent_layers_survive_a_restart(sim_factory: Any) -> None:
     sim.rpc.call("askrene-create-layer", {"layer": "forget"})
     before = sim.rpc.call("askrene-listlayers", {"layer": "keep"})
     stored = sim.rpc.listdatastore(["askrene", "layers"])["datastore"]
-    assert [d["key"] for d in stored] == [["askrene", "layers", "keep"]]
+    assert [d["key"] for d in stored] == [["askrene", "layers", "keep"],
+                                          ["askrene", "layers", "xpay"]]
     sim.stop()
     again = sim.restarted().start()
-    layers = again.rpc.call("askrene-listlayers", {})["layers"]
+    layers = [x for x in again.rpc.call("askrene-listlayers", {})["layers"]
+              if x["layer"] != "xpay"]
     assert [layer["layer"] for layer in layers] == ["keep"]
     assert layers == before["layers"] and layers[0]["persistent"] is True
     validate_response("askrene-listlayers", {"layers": layers})
     again.rpc.call("askrene-remove-layer", {"layer": "keep"})
-    assert again.rpc.listdatastore(["askrene", "layers"])["datastore"] == []
+    assert [d["key"] for d in again.rpc.listdatastore(["askrene", "layers"])["datastore"]] == [
+        ["askrene", "layers", "xpay"]]
     again.stop()
 
 
@@ -154,14 +167,14 @@ def test_getroutes_fees_are_bolt7_per_hop_and_layers_hold() -> None:
         assert (hop["amount_out_msat"], hop["cltv_out"]) == (nxt["amount_in_msat"], nxt["cltv_in"])
     for hop in path:
         scid, d = hop["short_channel_id_dir"].split("/")
-        [policy] = call(TABLE, node, "listchannels", {"short_channel_id": scid,
-                                                      "source": hop["node_id_in"]})["channels"]
+        [policy] = [c for c in call(TABLE, node, "listchannels",
+                                    {"short_channel_id": scid})["channels"]
+                    if c["source"] == hop["node_id_in"]]
         assert policy["direction"] == int(d) and policy["destination"] == hop["node_id_out"]
         assert hop["amount_in_msat"] - hop["amount_out_msat"] == fee_msat(
             hop["amount_out_msat"], policy["base_fee_millisatoshi"], policy["fee_per_millionth"])
         assert hop["cltv_in"] - hop["cltv_out"] == policy["delay"]
-        assert (hop["next_node_id"], hop["amount_msat"], hop["delay"]) == (
-            hop["node_id_out"], hop["amount_in_msat"], hop["cltv_in"])  # deprecated twins
+        assert "next_node_id" not in hop  # v26.06: the old names only when deprecated APIs are on
         assert m.node_id not in (hop["node_id_in"], hop["node_id_out"])  # disabled: avoided
     # Our node disabled still receives: a circle from peer A back to us,
     # never through us on the way (askrene disables a node's own directions).
@@ -228,21 +241,22 @@ def test_getroutes_errors_and_explanations() -> None:
     base = {"source": a.peer_id, "destination": b.peer_id, "amount_msat": 1_000_000,
             "layers": [LAYER], "maxfee_msat": 100_000, "final_cltv": 18}
     for change, code, message in [
-        ({"layers": ["nope"]}, JSONRPC2_INVALID_PARAMS, "layers: unknown layer: invalid token 'nope'"),
+        ({"layers": ["nope"]}, JSONRPC2_INVALID_PARAMS, "layers: unknown layer: invalid token '\"nope\"'"),
         ({"amount_msat": 0}, JSONRPC2_INVALID_PARAMS, "amount must be non-zero"),
         ({"maxparts": 0}, JSONRPC2_INVALID_PARAMS, "maxparts must be non-zero"),
-        ({"maxdelay": 3000}, 219, "maximum delay allowed is 2016"),
-        ({"source": "02" + "00" * 32}, PAY_ROUTE_NOT_FOUND, f"Unknown source node 02{'00' * 32}"),
-        ({"destination": "03" + "00" * 32}, PAY_ROUTE_NOT_FOUND,
-         f"Unknown destination node 03{'00' * 32}"),
+        ({"maxdelay": 3000}, 217, "maximum delay allowed is 2016"),
+        ({"source": "02" + G_X}, PAY_ROUTE_NOT_FOUND, f"Unknown source node 02{G_X}"),
+        ({"destination": "03" + G_X}, PAY_ROUTE_NOT_FOUND, f"Unknown destination node 03{G_X}"),
+        ({"source": "02" + "00" * 32}, JSONRPC2_INVALID_PARAMS,
+         f"source: should be a node id: invalid token '\"02{'00' * 32}\"'"),  # not a point
         ({"source": m.node_id}, PAY_ROUTE_NOT_FOUND,
          (f"We could not find a usable set of paths. All {len(m.channels)} channels to the "
           "source are disabled.")),
-        ({"amount_msat": 10**15}, PAY_ROUTE_NOT_FOUND,
+        ({"amount_msat": 10**15}, PAY_INSUFFICIENT_FUNDS,
          "We could not find a usable set of paths. Total source capacity is only "),
         ({"maxdelay": 20}, PAY_ROUTE_NOT_FOUND, "Could not find route without excessive delays"),
         ({"final_cltv": "soon"}, JSONRPC2_INVALID_PARAMS,
-         "final_cltv: should be an unsigned 32 bit integer: invalid token 'soon'"),
+         "final_cltv: should be an unsigned 32 bit integer: invalid token '\"soon\"'"),
     ]:
         err = rpc_error(TABLE, node, "getroutes", {**base, **change})
         assert err.code == code and err.message.startswith(message), err.message

@@ -90,6 +90,7 @@ def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
             if c["state"] == "CHANNELD_NORMAL"][1:3]
     paid = sim.rpc.invoice(50_000, "sample-paid", "to be paid to ourselves")
     return [
+        ("check", {"command_to_check": "getinfo"}),
         # payments and askrene (payments_rpc.py)
         ("askrene-create-layer", {"layer": "sample"}),
         ("askrene-disable-node", {"layer": "sample", "node": us}),
@@ -125,6 +126,11 @@ def _sample_calls(sim: Sim) -> list[tuple[str, Any]]:
         ("listdatastore", {"key": "test"}), ("datastoreusage", {}),
         ("deldatastore", {"key": ["test", "one"]}),
         ("plugin", {"subcommand": "list"}), ("notifications", {"enable": False}),
+        ("listconfigs", {}), ("listconfigs", {"config": "fee-base"}),
+        ("listclosedchannels", {}), ("listchainmoves", {}), ("listchannelmoves", {}),
+        ("listchannelmoves", {"index": "created", "start": 1, "limit": 2}),
+        ("bkpr-listaccountevents", {}), ("bkpr-listincome", {}), ("bkpr-listbalances", {}),
+        ("bkpr-channelsapy", {}),
     ]
 
 
@@ -156,12 +162,15 @@ def test_filter_applies_to_every_method(node: Sim) -> None:
         "style parameters. Please try using the -k flag and explicit key=value pairs of "
         "parameters."}),
     ("datastore", {"string": "x"}, {"code": -32602, "message": "missing required parameter: key"}),
+    # As a real v26.06 node answers.
+    ("listconfigs", {"config": "nosuch"},
+     {"code": -32602, "message": "config: Unknown config option: invalid token '\"nosuch\"'"}),
     ("datastore", {"key": "k"}, {"code": -32602, "message": "Must have either hex or string"}),
     ("datastore", {"key": "k", "hex": "0g"},
-     {"code": -32602, "message": "hex: should be a hex value: invalid token '0g'"}),
+     {"code": -32602, "message": "hex: should be a hex value: invalid token '\"0g\"'"}),
     ("datastore", {"key": "k", "string": "x", "mode": "sometimes"}, {"code": -32602, "message":
         "mode: should be 'must-create', 'must-replace', 'create-or-replace', 'must-append', "
-        "or 'create-or-append': invalid token 'sometimes'"}),
+        "or 'create-or-append': invalid token '\"sometimes\"'"}),
     ("listdatastore", {"key": []},
      {"code": -32602, "message": "key: should not be empty: invalid token '[]'"}),
     ("plugin", {"subcommand": "restart"},

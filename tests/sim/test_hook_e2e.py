@@ -157,6 +157,22 @@ def test_a_plugin_that_stops_reading_does_not_stall_the_node(sim_factory,
         assert state["now"] == summary["now"]
 
 
+def test_a_simclock_plugin_that_stops_reading_does_not_hold_every_step(sim_factory) -> None:
+    """Our simclock protocol waits for each plugin's answer (up to 600 s);
+    a plugin that reads nothing more cannot answer, and must not cost that
+    wait at every step."""
+    with sim_factory(plugins=[f"{DEAF} --simclock"],
+                     extra_args=["--simclock-timeout", "5"]) as sim:
+        pool = ThreadPoolExecutor(1)
+        try:
+            summary = pool.submit(sim.advance, 6).result(timeout=300)
+        finally:
+            pool.shutdown(wait=False)
+        assert summary["advanced_seconds"] == 6 * 3600
+        # Waited for once, then no more.
+        assert len(sim.log_lines(r"simclock-advance not answered within 5s")) == 1
+
+
 def test_a_relative_lightning_dir_reaches_plugins_absolute(tmp_path, hello_plugin) -> None:
     (tmp_path / "run").mkdir()
     log = tmp_path / "run" / "rel" / "node" / "log"

@@ -309,7 +309,8 @@ def test_a_resolved_rebalance_completes_and_leaves_the_invoice_unpaid() -> None:
     preimage = m.payments.invoice_by_hash(inv["payment_hash"]).preimage
     m.release(held, Verdict("resolve", payment_key=preimage))
     notes = m.advance(m.now + 1)
-    assert [t for t, _ in notes] == ["sendpay_success"]
+    # The coin moves of the HTLCs in and out, then the payment's success.
+    assert [t for t, _ in notes] == ["coin_movement", "coin_movement", "sendpay_success"]
     pay = call(TABLE, node, "listsendpays", {"payment_hash": inv["payment_hash"]})
     assert pay["payments"][0]["status"] == "complete"
     assert call(TABLE, node, "listinvoices", {"label": "rb"})["invoices"][0]["status"] == "unpaid"
@@ -320,5 +321,6 @@ def test_continue_pays_the_invoice_as_without_a_hook() -> None:
     node, m, held, inv = _rebalance_held(success_rate=1.0)
     m.release(held, CONTINUE)
     notes = m.advance(m.now + 1)
-    assert [t for t, _ in notes] == ["invoice_payment", "sendpay_success"]
+    assert [t for t, _ in notes] == ["coin_movement", "coin_movement", "invoice_payment",
+                                     "sendpay_success"]
     assert call(TABLE, node, "listinvoices", {"label": "rb"})["invoices"][0]["status"] == "paid"

@@ -279,8 +279,12 @@ def test_dev_open_and_close_of_a_default_channel() -> None:
     assert (ch.channel_id, "CHANNELD_NORMAL") in changes
     assert (sink.channel_id, "ONCHAIN") in changes
     assert ch.state == "CHANNELD_NORMAL" and sink.state == "ONCHAIN"
-    # The close paid our side out to the wallet.
-    assert any(o["amount_msat"] == sink.to_us_msat // 1000 * 1000 for o in m.outputs())
+    # The close paid our side out to the wallet, less the closing fee (we opened it).
+    close = next(mv for mv in m.coin_moves.chain
+                 if mv.tag == "channel_close" and mv.account == sink.channel_id)
+    [deposit] = [o for o in m.outputs() if o["txid"] == close.spending_txid]
+    fee_msat = close.debit - deposit["amount_msat"]
+    assert close.debit == sink.to_us_msat and 0 < fee_msat < 1000 * (m.mutual_close_fee_sat() + 2)
 
 
 def test_profile_shifts_demand() -> None:

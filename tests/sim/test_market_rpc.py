@@ -216,42 +216,42 @@ def test_setchannel_semantics_and_warnings() -> None:
 
 @pytest.mark.parametrize("method,params,code,message", [
     ("listforwards", {"status": "bogus"}, JSONRPC2_INVALID_PARAMS,
-     "status: Unrecognized status: invalid token 'bogus'"),
+     "status: Unrecognized status: invalid token '\"bogus\"'"),
     ("listforwards", {"index": "sideways"}, JSONRPC2_INVALID_PARAMS,
-     "index: unknown index: invalid token 'sideways'"),
+     "index: unknown index: invalid token '\"sideways\"'"),
     ("listforwards", {"start": 5}, JSONRPC2_INVALID_PARAMS, "Can only specify {start} with {index}"),
     ("listforwards", {"limit": 5}, JSONRPC2_INVALID_PARAMS, "Can only specify {limit} with {index}"),
     ("listforwards", {"in_channel": "1x1x1", "index": "created", "start": 2},
      JSONRPC2_INVALID_PARAMS, "Cannot use start with in_channel or out_channel"),
     ("listforwards", {"in_channel": "nope"}, JSONRPC2_INVALID_PARAMS,
-     "in_channel: should be a short_channel_id: invalid token 'nope'"),
+     "in_channel: should be a short_channel_id of form NxNxN: invalid token '\"nope\"'"),
     ("listforwards", {"index": "created", "limit": -1}, JSONRPC2_INVALID_PARAMS,
      "limit: should be an unsigned 32 bit integer: invalid token '-1'"),
     ("listforwards", {"frobnicate": 1}, JSONRPC2_INVALID_PARAMS, "unknown parameter: frobnicate"),
     ("setchannel", {}, JSONRPC2_INVALID_PARAMS, "missing required parameter: id"),
     ("setchannel", {"id": "1x2x3"}, JSONRPC2_INVALID_PARAMS,
-     "id: Short channel id not found: invalid token '1x2x3'"),
+     "id: Short channel id not found: invalid token '\"1x2x3\"'"),
     ("setchannel", {"id": "ab" * 32}, JSONRPC2_INVALID_PARAMS,
-     f"id: Channel id not found: invalid token '{'ab' * 32}'"),
+     f"id: Channel id not found: invalid token '\"{'ab' * 32}\"'"),
     ("setchannel", {"id": "02" + "11" * 32}, JSONRPC2_INVALID_PARAMS,
-     f"id: should be a channel ID or short channel ID: invalid token '02{'11' * 32}'"),
+     f"id: should be a channel ID or short channel ID: invalid token '\"02{'11' * 32}\"'"),
     ("setchannel", {"id": "all", "feebase": 2**32}, JSONRPC2_INVALID_PARAMS,
      "feebase: exceeds u32 max: invalid token '4294967296'"),
     ("setchannel", {"id": "all", "feeppm": "lots"}, JSONRPC2_INVALID_PARAMS,
-     "feeppm: should be an integer: invalid token 'lots'"),
+     "feeppm: should be an integer: invalid token '\"lots\"'"),
     ("setchannel", {"id": "all", "htlcmin": 10, "htlcmax": 5}, LIGHTNINGD,
      "htlcmax cannot be less than htlcmin"),
     ("feerates", {"style": "perbyte"}, JSONRPC2_INVALID_PARAMS,
-     "style: should be 'perkw' or 'perkb': invalid token 'perbyte'"),
+     "'style' should be 'perkw' or 'perkb', not '\"perbyte\"'"),
     ("feerates", {}, JSONRPC2_INVALID_PARAMS, "missing required parameter: style"),
     ("wait", {"subsystem": "blocks", "indexname": "created", "nextvalue": 1},
-     JSONRPC2_INVALID_PARAMS, "subsystem: unknown subsystem: invalid token 'blocks'"),
+     JSONRPC2_INVALID_PARAMS, "subsystem: unknown subsystem: invalid token '\"blocks\"'"),
     ("wait", ["forwards", "created", "soon"], JSONRPC2_INVALID_PARAMS,
-     "nextvalue: should be an unsigned 64 bit integer: invalid token 'soon'"),
+     "nextvalue: should be an unsigned 64 bit integer: invalid token '\"soon\"'"),
     ("listpeerchannels", {"id": "zz"}, JSONRPC2_INVALID_PARAMS,
-     "id: should be a node id: invalid token 'zz'"),
+     "id: should be a node id: invalid token '\"zz\"'"),
     ("listchannels", {"source": "03"}, JSONRPC2_INVALID_PARAMS,
-     "source: should be a node id: invalid token '03'"),
+     "source: should be a node id: invalid token '\"03\"'"),
     ("getinfo", ["extra"], JSONRPC2_INVALID_PARAMS, "too many parameters: got 1, expected 0"),
     ("listfunnels", {}, JSONRPC2_METHOD_NOT_FOUND, "Unknown command 'listfunnels'"),
 ])
@@ -266,7 +266,7 @@ def test_setchannel_refuses_closing_channels_and_peers_without_active_ones(busy:
     m = busy.market
     closing = m.channel_by_name("sink-2")
     err = rpc_error(TABLE, busy, "setchannel", {"id": closing.scid, "feeppm": 5})
-    assert err.message == f"id: Channel in state ONCHAIN: invalid token '{closing.scid}'"
+    assert err.message == f"id: Channel in state ONCHAIN: invalid token '\"{closing.scid}\"'"
     err = rpc_error(TABLE, busy, "setchannel", {"id": closing.peer_id, "feeppm": 5})
     assert (err.code, err.message) == (LIGHTNINGD,
                                        "Could not find any active channels of peer with that id")
@@ -291,7 +291,8 @@ def test_listchannels_shows_ours_and_competitors(busy: FakeNode) -> None:
     assert m.node_id in ids and sink.peer_id in ids and {c["source"] for c in rivals} <= ids
     one = call(TABLE, busy, "listnodes", [sink.peer_id])["nodes"]
     assert [n["nodeid"] for n in one] == [sink.peer_id]
-    assert call(TABLE, busy, "listchannels", {"source": "02" + "00" * 32}) == {"channels": []}
+    unknown = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"  # G
+    assert call(TABLE, busy, "listchannels", {"source": unknown}) == {"channels": []}
 
 
 def test_listfunds_and_listpeers_follow_channel_states(busy: FakeNode) -> None:
@@ -300,7 +301,11 @@ def test_listfunds_and_listpeers_follow_channel_states(busy: FakeNode) -> None:
     by_state = {c["state"] for c in funds["channels"]}
     assert {"CHANNELD_NORMAL", "ONCHAIN"} <= by_state
     closed = m.channel_by_name("sink-2")
-    assert any(o["amount_msat"] == closed.to_us_msat // 1000 * 1000 for o in funds["outputs"])
+    # Its close paid our side to the wallet (less the closing fee: we opened it).
+    close = next(mv for mv in m.coin_moves.chain
+                 if mv.tag == "channel_close" and mv.account == closed.channel_id)
+    assert any(o["txid"] == close.spending_txid and 0 < o["amount_msat"] <= closed.to_us_msat
+               for o in funds["outputs"])
     peers = call(TABLE, busy, "listpeers")["peers"]
     twin = m.channel_by_name("twin-a").peer_id
     assert next(p for p in peers if p["id"] == twin)["num_channels"] == 2
@@ -325,7 +330,7 @@ def test_dev_methods_drive_the_market() -> None:
     assert closing["state"] == "CHANNELD_SHUTTING_DOWN"
     assert rpc_error(TABLE, node, "dev-closechannel", {"id": "src-1"}).code == LIGHTNINGD
     assert rpc_error(TABLE, node, "dev-closechannel", {"id": "nope"}).message == \
-        "id: Unknown channel: invalid token 'nope'"
+        "id: Unknown channel: invalid token '\"nope\"'"
     m.advance(m.now + 3 * HOUR)
     ledger = call(TABLE, node, "dev-ledger")
     settled = call(TABLE, node, "listforwards", {"status": "settled"})["forwards"]

@@ -5,6 +5,13 @@ Policies (see :mod:`revops.sim.baselines`): ``revops`` (the real plugin,
 default config), ``static`` (CLN's 1000 msat + 10 ppm), ``proportional``
 (charge-lnd), ``median-balance`` (CLBOSS-like) and ``oracle-static`` (the
 best fixed fee per channel, searched with full knowledge of the demand).
+``--policy NAME=COMMAND`` (repeatable) adds an operator's own: any
+unmodified plugin (e.g. the community ``feeadjuster``) as one more row,
+on the same scenarios, seeds and steps, reading the node as every other
+policy does; ``--policy-option NAME:KEY=VALUE`` passes it lightningd
+options. A Python plugin's clock, sleeps and timers follow the simulated
+clock (``--plugin-time``, :mod:`revops.sim.plugin_time`). The report adds
+``revops_vs_policies``: per such policy, revops' net over its net.
 Each run is a simulated lightningd with that policy's plugin, driven as
 ``revops-sim run`` drives one (:mod:`revops.sim.bench.runner`), spread over
 ``--jobs`` worker processes (default: one per core). Runs are deterministic
@@ -33,6 +40,9 @@ import json
 import multiprocessing
 import os
 import platform
+import re
+import shlex
+import shutil
 import statistics
 import sys
 import time
@@ -61,6 +71,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds 1..K for every scenario (default 2)")
     p.add_argument("--policies", default=",".join(POLICIES),
                    help=f"comma-separated subset of {','.join(POLICIES)} (default: all)")
+    p.add_argument("--policy", action="append", default=[], metavar="NAME=COMMAND",
+                   help="also run this plugin command line as policy NAME (repeatable), "
+                        "e.g. feeadjuster='python3 /path/to/feeadjuster.py'")
+    p.add_argument("--policy-option", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="a lightningd option for policy NAME's plugin (repeatable; "
+                        "NAME:KEY alone for a flag)")
+    p.add_argument("--plugin-time", choices=("sim", "wall"), default="sim",
+                   help="clock of --policy plugins that do not speak simclock (default sim: "
+                        "the simulated one; see revops-sim run --help)")
     p.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="parallel runs (default: one per core)")
     p.add_argument("--sample-hours", type=float, default=6.0,
@@ -94,6 +113,48 @@ def _policies(text: str) -> list[str]:
     return [p for p in POLICIES if p in chosen]
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def custom_policies(given: Sequence[str],
+                    option_args: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--policy NAME=COMMAND`` and ``--policy-option NAME:KEY=VALUE``:
+    name -> {"command", "options"}, in the order given. Exits with a
+    one-line reason for a bad name, a clash, or a command not found."""
+    def fail(text: str) -> SystemExit:
+        return SystemExit(f"revops-sim bench economics: {text}")
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in given:
+        name, eq, command = item.partition("=")
+        name, command = name.strip(), command.strip()
+        if not eq or not command:
+            raise fail(f"--policy: expected NAME=COMMAND, got {item!r}")
+        if not _NAME.fullmatch(name):
+            raise fail(f"--policy: NAME must be letters, digits, '.', '_' or '-', got {name!r}")
+        if name in POLICIES or name in out:
+            raise fail(f"--policy: name {name!r} is already taken")
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise fail(f"--policy {name}: cannot split the command: {e}") from None
+        if not argv or shutil.which(argv[0]) is None:
+            raise fail(f"--policy {name}: {argv[0] if argv else command!r} is not an "
+                       "executable command")
+        out[name] = {"command": command, "options": []}
+    for item in option_args:
+        name, colon, rest = item.partition(":")
+        if not colon or name not in out:
+            raise fail(f"--policy-option: expected NAME:KEY=VALUE with NAME a --policy, "
+                       f"got {item!r}")
+        key, eq, value = rest.partition("=")
+        key = key.removeprefix("--")
+        if not key:
+            raise fail(f"--policy-option: no option KEY in {item!r}")
+        out[name]["options"].append((key, value if eq else None))
+    return out
+
+
 def plot_available() -> bool:
     try:
         import matplotlib  # noqa: F401
@@ -122,6 +183,7 @@ def ratios(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if "error" not in r:
             by_key.setdefault((r["scenario"], r["seed"]), {})[r["policy"]] = r["net_msat"]
     per_run = []
+    customs = sorted({r["policy"] for r in runs if r["policy"] not in POLICIES})
     for (scenario, seed), nets in sorted(by_key.items()):
         if "revops" not in nets:
             continue
@@ -135,12 +197,24 @@ def ratios(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if "oracle-static" in nets:
             o = nets["oracle-static"]
             entry.update(oracle_net_msat=o, revops_vs_oracle=nets["revops"] / o if o > 0 else None)
+        for name in customs:
+            if name in nets:
+                c = nets[name]
+                entry[f"{name}_net_msat"] = c
+                entry.setdefault("revops_vs_policies", {})[name] = (nets["revops"] / c
+                                                                    if c > 0 else None)
         per_run.append(entry)
     out: dict[str, Any] = {"per_run": per_run}
     for key in TARGETS:
         vals = [e[key] for e in per_run if e.get(key) is not None]
         out[key] = spread(vals)
         out[key]["undefined"] = sum(1 for e in per_run if key in e and e[key] is None)
+    out["revops_vs_policies"] = {}
+    for name in customs:
+        got = [e["revops_vs_policies"][name] for e in per_run
+               if name in e.get("revops_vs_policies", {})]
+        out["revops_vs_policies"][name] = spread([v for v in got if v is not None])
+        out["revops_vs_policies"][name]["undefined"] = sum(1 for v in got if v is None)
     return out
 
 
@@ -166,6 +240,8 @@ def table_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                          mean("fee_updates_per_channel_per_day"), 3),
                      "wall_seconds": round(mean("wall_seconds"), 1)})
     order = {p: i for i, p in enumerate(POLICIES)}
+    for r in runs:  # an operator's policies after ours, in the order given
+        order.setdefault(r["policy"], len(order))
     scen_order = {s: i for i, s in enumerate(dict.fromkeys(r["scenario"] for r in runs))}
     rows.sort(key=lambda r: (scen_order[r["scenario"]], order[r["policy"]]))
     return rows
@@ -196,6 +272,12 @@ def render_headline(summary: dict[str, Any]) -> str:
         verdict = "met" if s["mean"] >= target else "NOT met"
         lines.append(f"{key}: {s['mean']:.3f} (sd {s['stdev']:.3f}, min {s['min']:.3f}, "
                      f"max {s['max']:.3f}, n={s['n']}) target >= {target} {verdict}")
+    for name, s in summary.get("revops_vs_policies", {}).items():
+        if s["mean"] is None:
+            lines.append(f"revops_vs_{name}: n/a")
+            continue
+        lines.append(f"revops_vs_{name}: {s['mean']:.3f} (sd {s['stdev']:.3f}, "
+                     f"min {s['min']:.3f}, max {s['max']:.3f}, n={s['n']})")
     return "\n".join(lines)
 
 
@@ -224,6 +306,7 @@ def main(args: Any) -> int:
         return _from_report(args)
     scenarios = _scenarios(args)
     policies = _policies(args.policies)
+    customs = custom_policies(args.policy, args.policy_option)
     if args.days <= 0 or args.seeds < 1:
         raise SystemExit("revops-sim bench economics: --days must be > 0 and --seeds >= 1")
     names = {}
@@ -237,7 +320,13 @@ def main(args: Any) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     specs = [RunSpec(s, seed, float(args.days), p, float(args.sample_hours))
              for p in policies for s in scenarios for seed in range(1, args.seeds + 1)]
-    print(f"economics: {len(scenarios)} scenarios x {args.seeds} seeds x {len(policies)} "
+    specs += [RunSpec(s, seed, float(args.days), name, float(args.sample_hours),
+                      command=c["command"], options=tuple(c["options"]),
+                      plugin_time=args.plugin_time)
+              for name, c in customs.items() for s in scenarios
+              for seed in range(1, args.seeds + 1)]
+    n_policies = len(policies) + len(customs)
+    print(f"economics: {len(scenarios)} scenarios x {args.seeds} seeds x {n_policies} "
           f"policies = {len(specs)} runs of {args.days:g} days on {jobs} workers", flush=True)
     t0 = time.perf_counter()
     runs = _run_all(specs, names, jobs)
@@ -266,7 +355,14 @@ def main(args: Any) -> int:
         if sys.argv[1:3] == ["bench", "economics"] else None,
         "days": args.days, "seeds": list(range(1, args.seeds + 1)),
         "scenarios": [names[s] for s in scenarios], "scenario_files": scenarios,
-        "policies": policies, "jobs": jobs, "wall_seconds": round(wall, 1),
+        "policies": policies + list(customs), "jobs": jobs, "wall_seconds": round(wall, 1),
+        "custom_policies": {name: {"command": c["command"],
+                                   "options": [list(o) for o in c["options"]]}
+                            for name, c in customs.items()},
+        "plugin_time": args.plugin_time,
+        "revops_vs_policies": {name: v["mean"]
+                               for name, v in summary["revops_vs_policies"].items()},
+        "revops_vs_policies_spread": summary["revops_vs_policies"],
         "revops_vs_best_baseline": summary["revops_vs_best_baseline"]["mean"],
         "revops_vs_best_baseline_spread": summary["revops_vs_best_baseline"],
         "revops_vs_oracle": summary["revops_vs_oracle"]["mean"],

@@ -2,6 +2,12 @@
 (the same :class:`~revops.sim.lightningd.SimNode` and market), sampling the
 node's cumulative net profit as it goes, for the economics benchmark.
 
+A policy is one of :data:`POLICIES` or an operator's own plugin
+(``RunSpec.command``, from ``--policy NAME=COMMAND``): any unmodified CLN
+plugin, run under the same node, market, seed and step as the others; a
+Python plugin's clock follows the simulated one (``plugin_time``, see
+:mod:`revops.sim.plugin_time`).
+
 :func:`run_policy` is what a worker process executes; it takes and returns
 plain values (picklable), so the benchmark can spread runs over cores.
 """
@@ -33,6 +39,11 @@ class RunSpec:
     policy: str
     sample_hours: float = 6.0
     keep_dir: str | None = None  # keep the lightning dir here (debugging)
+    # An operator's policy (``--policy NAME=COMMAND``): any plugin's command
+    # line and its lightningd options; None for the built-in policies.
+    command: str | None = None
+    options: tuple[tuple[str, str | None], ...] = ()
+    plugin_time: str = "sim"
 
 
 def load(scenario: str) -> Scenario:
@@ -42,7 +53,7 @@ def load(scenario: str) -> Scenario:
 def run_policy(spec: RunSpec) -> dict[str, Any]:
     """Run ``spec`` to the end; the market's report plus what the benchmark
     adds (time series, wall time, plugin health, the oracle's search)."""
-    if spec.policy not in POLICIES:
+    if spec.policy not in POLICIES and spec.command is None:
         raise ValueError(f"unknown policy {spec.policy!r}; known: {', '.join(POLICIES)}")
     scenario = load(spec.scenario)
     with tempfile.TemporaryDirectory(prefix=f"revops-bench-{spec.policy}-") as tmp:
@@ -66,12 +77,17 @@ def run_policy(spec: RunSpec) -> dict[str, Any]:
     return result
 
 
-def _plugins(policy: str, scenario: Scenario) -> tuple[tuple[str, ...], dict[str, str],
-                                                        tuple[tuple[str, str | None], ...]]:
+def _plugins(spec: RunSpec, scenario: Scenario) -> tuple[tuple[str, ...], dict[str, str],
+                                                         tuple[tuple[str, str | None], ...]]:
     from revops.sim.baselines import plugin_command
     from revops.sim.cli import default_plugin_command, sling_plugin_command
 
+    policy = spec.policy
     sling = (sling_plugin_command(),) if scenario.sling else ()
+    if spec.command is not None:
+        # An operator's plugin, unmodified: the scenario's plugin options are
+        # revops' and mean nothing to it; its own come with --policy-option.
+        return (spec.command,) + sling, {}, spec.options
     if policy == "revops":
         return (default_plugin_command(),) + sling, dict(scenario.plugin_options), REVOPS_OPTIONS
     return (plugin_command(policy),) + sling, {}, ()
@@ -82,9 +98,10 @@ def _simulate(scenario: Scenario, spec: RunSpec, lightning_dir: Path,
     from revops.sim.lightningd import NodeConfig
     from revops.sim.market import Market
 
-    plugins, scenario_options, own = _plugins(spec.policy, scenario)
+    plugins, scenario_options, own = _plugins(spec, scenario)
     config = NodeConfig(lightning_dir=lightning_dir, plugins=plugins, options=own + options,
-                        scenario_options=scenario_options, scenario_label=spec.scenario)
+                        scenario_options=scenario_options, scenario_label=spec.scenario,
+                        plugin_time=spec.plugin_time)
     market = Market(scenario, spec.seed)
     wall0 = time.perf_counter()
     series, alive = asyncio.run(_drive(market, config, spec.days * DAY,
@@ -97,6 +114,7 @@ def _simulate(scenario: Scenario, spec: RunSpec, lightning_dir: Path,
     broken = _broken_lines(lightning_dir / "log")
     report.update({
         "policy": spec.policy, "scenario_file": spec.scenario, "channels": n_channels,
+        "policy_command": spec.command,
         "fee_updates_per_channel_per_day": report["fee_updates"] / n_channels / days,
         "wall_seconds": round(wall, 3), "series": series,
         "plugins_alive_at_end": alive, "plugins_expected": len(plugins),
