@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry

@@ -29,7 +29,7 @@ from typing import Any
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--hide-scrollbars", "--remote-debugging-pipe")
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--remote-debugging-pipe")
 
 
 def find_chromium() -> str | None:
