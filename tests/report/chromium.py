@@ -68,17 +68,16 @@ class Chromium:
     def __enter__(self) -> Chromium:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-
-        def pipes() -> None:  # in the child: fds 3 and 4 carry the protocol (kept open
-            # by pass_fds, which subprocess applies after this runs)
-            os.dup2(to_child_r, 3)
-            os.dup2(from_child_w, 4)
-
+        # Chromium reads the protocol on fd 3 and writes it on fd 4: a shell
+        # puts our pipe ends there and execs it (no preexec_fn, which is not
+        # safe in a process with threads).
+        launch = ["sh", "-c", f'exec "$@" 3<&{to_child_r} 4>&{from_child_w}', "sh",
+                  self.binary, *FLAGS, f"--user-data-dir={self._tmp.name}/profile",
+                  "about:blank"]
         with open(Path(self._tmp.name) / "stderr", "wb") as err:
-            self.proc = subprocess.Popen(
-                [self.binary, *FLAGS, f"--user-data-dir={self._tmp.name}/profile",
-                 "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=err, preexec_fn=pipes, pass_fds=(3, 4, to_child_r, from_child_w))
+            self.proc = subprocess.Popen(launch, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err,
+                                         pass_fds=(to_child_r, from_child_w))
         os.close(to_child_r)
         os.close(from_child_w)
         return self
