@@ -32,6 +32,10 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-dev-shm-usage", "--hide-scrollbars", "--remote-debugging-pipe")
 
 
+_LAUNCH = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+           "os.execv(sys.argv[3], sys.argv[3:])")
+
+
 def find_chromium() -> str | None:
     return shutil.which("chromium") or (
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -68,10 +72,10 @@ class Chromium:
     def __enter__(self) -> Chromium:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        # Chromium reads the protocol on fd 3 and writes it on fd 4: a shell
-        # puts our pipe ends there and execs it (no preexec_fn, which is not
-        # safe in a process with threads).
-        launch = ["sh", "-c", f'exec "$@" 3<&{to_child_r} 4>&{from_child_w}', "sh",
+        # Chromium reads the protocol on fd 3 and writes it on fd 4: a small
+        # Python puts our pipe ends there and execs it (no preexec_fn, which
+        # is not safe in a process with threads; dash cannot redirect fds > 9).
+        launch = [sys.executable, "-c", _LAUNCH, str(to_child_r), str(from_child_w),
                   self.binary, *FLAGS, f"--user-data-dir={self._tmp.name}/profile",
                   "about:blank"]
         with open(Path(self._tmp.name) / "stderr", "wb") as err:
